@@ -1,0 +1,461 @@
+
+/*
+ * Copyright (C) ngx_pyroscope developers
+ *
+ * The public interface of the ngx_pyroscope engine.  Nothing here
+ * depends on nginx: the engine is plain C99 + POSIX and is unit-tested
+ * on its own.  Every exported symbol starts with "pyro_".
+ *
+ * Threading: no function keeps hidden global state, so any function may
+ * run in any thread as long as one object is used by one thread at a time.
+ */
+
+#ifndef _PYRO_H_INCLUDED_
+#define _PYRO_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define PYRO_OK         0
+#define PYRO_ERROR     -1
+#define PYRO_AGAIN     -2
+#define PYRO_DECLINED  -3
+
+
+/* A byte string that is not NUL-terminated; it never owns its data. */
+typedef struct {
+    size_t          len;
+    const char     *data;
+} pyro_str_t;
+
+#define pyro_str_lit(s)  { sizeof(s) - 1, s }
+
+
+/*
+ * An error in upstream's shape: the HTTP status, the Connect code string
+ * ("invalid_argument", "unknown", ...) and a message.  The message is
+ * truncated to fit; it is always NUL-terminated.
+ */
+typedef struct {
+    int             status;
+    const char     *code;
+    char            msg[512];
+} pyro_err_t;
+
+void pyro_err_set(pyro_err_t *err, int status, const char *code,
+    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Shorthands for the statuses upstream uses most. */
+#define pyro_err_invalid(err, ...)                                           \
+    pyro_err_set(err, 400, "invalid_argument", __VA_ARGS__)
+#define pyro_err_unprocessable(err, ...)                                     \
+    pyro_err_set(err, 422, "unknown", __VA_ARGS__)
+#define pyro_err_internal(err, ...)                                          \
+    pyro_err_set(err, 500, "internal", __VA_ARGS__)
+
+
+/*
+ * A growable byte buffer owned by whoever created it (malloc'ed memory).
+ * After an allocation failure "failed" is set and further appends are
+ * ignored, so a writer can append many pieces and check once at the end.
+ */
+typedef struct {
+    char           *data;
+    size_t          len;
+    size_t          cap;
+    int             failed;
+} pyro_buf_t;
+
+int pyro_buf_reserve(pyro_buf_t *b, size_t extra);
+void pyro_buf_append(pyro_buf_t *b, const void *p, size_t n);
+void pyro_buf_putc(pyro_buf_t *b, char c);
+void pyro_buf_puts(pyro_buf_t *b, const char *s);
+void pyro_buf_printf(pyro_buf_t *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void pyro_buf_put_uvarint(pyro_buf_t *b, uint64_t v);
+void pyro_buf_put_u32le(pyro_buf_t *b, uint32_t v);
+void pyro_buf_put_u64le(pyro_buf_t *b, uint64_t v);
+/* Appends s as a JSON string literal, quotes included, escaped as Go's
+ * encoding/json does (<, >, & and U+2028/9 escaped; bad UTF-8 -> U+FFFD). */
+void pyro_buf_put_json_str(pyro_buf_t *b, const char *s, size_t n);
+void pyro_buf_free(pyro_buf_t *b);
+
+
+/* A bounded reader over a byte range; "failed" is set on overrun. */
+typedef struct {
+    const unsigned char  *p;
+    const unsigned char  *end;
+    int                   failed;
+} pyro_rd_t;
+
+uint64_t pyro_rd_uvarint(pyro_rd_t *rd);
+uint32_t pyro_rd_u32le(pyro_rd_t *rd);
+uint64_t pyro_rd_u64le(pyro_rd_t *rd);
+const char *pyro_rd_bytes(pyro_rd_t *rd, size_t n);
+
+uint32_t pyro_get_u32le(const void *p);
+uint64_t pyro_get_u64le(const void *p);
+
+
+/*
+ * Label sets.  Names and values are malloc'ed copies owned by the set.
+ * pyro_labels_sort() orders by name (bytewise), the order used on disk
+ * and by the selector matcher.
+ */
+typedef struct {
+    char           *name;
+    char           *value;
+} pyro_label_t;
+
+typedef struct {
+    pyro_label_t   *v;
+    size_t          n;
+    size_t          cap;
+} pyro_labels_t;
+
+/* Replaces the value of an existing name, or appends a new label. */
+int pyro_labels_set(pyro_labels_t *ls, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+int pyro_labels_set_cstr(pyro_labels_t *ls, const char *name,
+    const char *value);
+/* Returns the label's value or NULL. */
+const char *pyro_labels_get(const pyro_labels_t *ls, const char *name);
+void pyro_labels_del(pyro_labels_t *ls, const char *name);
+void pyro_labels_sort(pyro_labels_t *ls);
+void pyro_labels_free(pyro_labels_t *ls);
+
+
+/* UTF-8 validity as Go's utf8.Valid defines it. */
+int pyro_utf8_valid(const char *s, size_t n);
+
+
+/* Time: nanoseconds since the Unix epoch, UTC.  Implemented in pyro_time.c */
+
+/*
+ * Parses a legacy "from"/"until" value exactly as upstream's attime.Parse:
+ * whitespace, '_' and ',' removed; 8 digits forming a valid YYYYMMDD is
+ * that date (UTC midnight); other all-digit strings by length: 13 ms,
+ * 16 us, 19 ns, anything else seconds; otherwise "now" followed by
+ * +/-<int><unit>... (units by prefix: s, min|m, h, d, w, mon|M, y; an
+ * unknown unit counts as 0).  Returns PYRO_OK with *out set, or
+ * PYRO_ERROR for a value it cannot read (then *out is now_ns).
+ */
+int pyro_attime_parse(const char *s, size_t len, int64_t now_ns,
+    int64_t *out);
+
+/* The render timeline step in seconds for a range (CalcPointInterval). */
+int64_t pyro_render_step_sec(int64_t start_ms, int64_t end_ms);
+
+
+/*
+ * The legacy app-name grammar: name{k=v,...}.  On success "app" is the
+ * trimmed app name (malloc'ed, owned by the caller through
+ * pyro_appname_free) and "labels" holds every key/value given inside the
+ * braces (trimmed), including reserved "__" keys; a "__name__" key
+ * overrides the app name.  On failure err holds upstream's message,
+ * e.g. "invalid service name: a b: character is not allowed: ' '".
+ * Implemented in pyro_appname.c.
+ */
+typedef struct {
+    char           *app;
+    pyro_labels_t   labels;
+} pyro_appname_t;
+
+int pyro_appname_parse(const char *s, size_t len, pyro_appname_t *out,
+    pyro_err_t *err);
+void pyro_appname_free(pyro_appname_t *an);
+
+
+/*
+ * Tenant IDs, validated exactly as upstream (dskit): ASCII letters,
+ * digits and ! - _ . * ' ( ); at most 150 bytes; not "." or "..".
+ * Returns PYRO_OK, or PYRO_ERROR with a 400 in err.
+ */
+#define PYRO_TENANT_MAX  150
+
+int pyro_tenant_validate(const char *id, size_t len, pyro_err_t *err);
+
+
+/*
+ * Label selectors (Prometheus syntax).  Implemented in pyro_selector.c
+ * with PCRE2 for =~ and !~ (fully anchored).
+ */
+typedef enum {
+    PYRO_MATCH_EQ = 0,
+    PYRO_MATCH_NE,
+    PYRO_MATCH_RE,
+    PYRO_MATCH_NRE
+} pyro_match_op_e;
+
+typedef struct pyro_selector_s  pyro_selector_t;
+
+/* Parses "{...}" (may be empty "{}" or an empty string: match all). */
+pyro_selector_t *pyro_selector_parse(const char *s, size_t len,
+    pyro_err_t *err);
+/*
+ * Parses a render query "<profileTypeID>{...}": the profile type ID must
+ * have 5 or 6 ':'-separated parts (a 6th is dropped); it becomes the
+ * matcher __profile_type__="<first five parts>".
+ */
+pyro_selector_t *pyro_selector_parse_query(const char *s, size_t len,
+    pyro_err_t *err);
+int pyro_selector_add(pyro_selector_t *sel, const char *name,
+    pyro_match_op_e op, const char *value, pyro_err_t *err);
+/* The profile type ID given to pyro_selector_parse_query, or NULL. */
+const char *pyro_selector_profile_type(const pyro_selector_t *sel);
+/* 1 if the labels (any order) satisfy every matcher; a missing label
+ * matches as the empty string, as in Prometheus. */
+int pyro_selector_match(const pyro_selector_t *sel, const pyro_label_t *v,
+    size_t n);
+void pyro_selector_free(pyro_selector_t *sel);
+
+
+/*
+ * A merged call tree keyed by frame name, the shape every query output
+ * is built from.  Node 0 is the root.  Implemented in pyro_tree.c.
+ */
+typedef struct pyro_tree_s  pyro_tree_t;
+
+pyro_tree_t *pyro_tree_new(void);
+/* Returns the id of parent's child called name, creating it; -1 on ENOMEM. */
+int64_t pyro_tree_child(pyro_tree_t *t, uint32_t parent, const char *name,
+    size_t len);
+/* Adds v to the node's self value. */
+void pyro_tree_add(pyro_tree_t *t, uint32_t node, int64_t v);
+/* Computes totals; call once after the last add, before any output. */
+void pyro_tree_finish(pyro_tree_t *t);
+int64_t pyro_tree_total(const pyro_tree_t *t);
+/*
+ * Appends the legacy flamebearer object
+ * {"names":[...],"levels":[[...],...],"numTicks":N,"maxSelf":N}
+ * built with upstream's layout and max_nodes truncation into "other"
+ * (max_nodes <= 0: no cut, but existing "other" children still fold).
+ */
+void pyro_tree_flamebearer_json(pyro_tree_t *t, int64_t max_nodes,
+    pyro_buf_t *out);
+void pyro_tree_free(pyro_tree_t *t);
+
+
+/*
+ * Time series for the render timeline.  Points are added in any order;
+ * pyro_timeline_json() buckets them as upstream's SelectSeries
+ * (right-edge buckets of step, grid start + k*step <= end, sum) and then
+ * lays them out as timeline.New does, appending
+ * {"startTime":S,"samples":[...],"durationDelta":D,"watermarks":null}.
+ * Implemented in pyro_timeline.c.
+ */
+typedef struct {
+    int64_t         ts_ms;
+    double          value;
+} pyro_point_t;
+
+typedef struct {
+    pyro_point_t   *v;
+    size_t          n;
+    size_t          cap;
+} pyro_points_t;
+
+int pyro_points_add(pyro_points_t *pts, int64_t ts_ms, double value);
+void pyro_points_free(pyro_points_t *pts);
+/* start_ms/end_ms: the query range; step_sec from pyro_render_step_sec().
+ * pts may be NULL (an empty timeline). */
+void pyro_timeline_json(const pyro_points_t *pts, int64_t start_ms,
+    int64_t end_ms, int64_t step_sec, pyro_buf_t *out);
+
+
+/*
+ * Batches: the unit the ingest path hands to storage.  A batch interns
+ * strings, functions (name, file) and stack nodes (parent, function,
+ * line) and holds one or more profiles (a series label set, a time and
+ * samples: stack node -> value).  pyro_batch_encode() turns it into one
+ * checksummed record, the unit appended to a segment file.  A batch is
+ * used by one thread at a time.  Implemented in pyro_batch.c.
+ */
+typedef struct pyro_batch_s  pyro_batch_t;
+
+#define PYRO_NODE_NONE  UINT32_MAX
+
+pyro_batch_t *pyro_batch_new(void);
+/* The interned index, or UINT32_MAX on ENOMEM. */
+uint32_t pyro_batch_string(pyro_batch_t *b, const char *s, size_t len);
+uint32_t pyro_batch_function(pyro_batch_t *b, uint32_t name, uint32_t file);
+/* parent is PYRO_NODE_NONE for a root frame. */
+uint32_t pyro_batch_node(pyro_batch_t *b, uint32_t parent, uint32_t fn,
+    uint32_t line);
+/* Starts a profile; labels are copied, sorted by name. */
+int pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
+    int64_t time_ns, int64_t duration_ns);
+/* Adds value to the current profile's sample at node (summed). */
+int pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value);
+/* Number of profiles that have at least one sample. */
+size_t pyro_batch_nprofiles(const pyro_batch_t *b);
+/* Appends a whole record (header + payload) to out. */
+int pyro_batch_encode(pyro_batch_t *b, pyro_buf_t *out);
+void pyro_batch_free(pyro_batch_t *b);
+
+
+/*
+ * Records and segment files; the format is in doc/storage-format.md.
+ */
+#define PYRO_FILE_MAGIC      "PYROSEG1"
+#define PYRO_FILE_VERSION    1
+#define PYRO_FILE_HDR_SIZE   16
+#define PYRO_REC_MAGIC       0x52525950      /* "PYRR" little endian */
+#define PYRO_REC_HDR_SIZE    40
+#define PYRO_REC_ZLIB        0x1
+#define PYRO_REC_MAX         (256u << 20)    /* sanity bound on one record */
+
+typedef struct {
+    uint32_t        crc;
+    uint32_t        payload_len;
+    uint32_t        raw_len;
+    uint32_t        flags;
+    uint32_t        nprofiles;
+    int64_t         min_time_ns;
+    int64_t         max_time_ns;
+} pyro_rec_hdr_t;
+
+/* A decoded record payload; every pointer points into "raw" or into
+ * arrays owned by the record (freed by pyro_record_free). */
+typedef struct {
+    uint32_t        name;
+    uint32_t        file;
+} pyro_func_t;
+
+typedef struct {
+    uint32_t        parent;        /* PYRO_NODE_NONE for a root frame */
+    uint32_t        fn;
+    uint32_t        line;
+} pyro_node_t;
+
+typedef struct {
+    uint32_t        node;
+    uint64_t        value;
+} pyro_sample_t;
+
+typedef struct {
+    int64_t         time_ns;
+    int64_t         duration_ns;
+    uint32_t       *labels;        /* nlabels pairs of string indexes */
+    size_t          nlabels;
+    pyro_sample_t  *samples;
+    size_t          nsamples;
+    uint64_t        total;
+} pyro_prof_t;
+
+typedef struct {
+    char           *raw;           /* the uncompressed payload (owned) */
+    char           *strbuf;        /* NUL-terminated copies of strings */
+    pyro_str_t     *strings;
+    size_t          nstrings;
+    pyro_func_t    *funcs;
+    size_t          nfuncs;
+    pyro_node_t    *nodes;
+    size_t          nnodes;
+    pyro_prof_t    *profs;
+    size_t          nprofs;
+} pyro_record_t;
+
+/* Checks the header at p (avail bytes); PYRO_AGAIN if incomplete. */
+int pyro_rec_hdr_parse(const void *p, size_t avail, pyro_rec_hdr_t *h);
+/* Verifies the CRC and decodes a whole record (header at p). */
+int pyro_record_decode(const void *p, size_t len, pyro_record_t *rec,
+    pyro_err_t *err);
+void pyro_record_free(pyro_record_t *rec);
+
+/*
+ * Calls cb for every complete, checksum-valid record of a segment file
+ * whose time range overlaps [min_ns, max_ns].  A torn or corrupt tail
+ * ends the scan (the rest of a file being appended is not yet durable).
+ * Returns PYRO_OK, or PYRO_ERROR if the file is unreadable or not ours.
+ */
+typedef int (*pyro_rec_cb_pt)(void *ctx, const pyro_rec_hdr_t *h,
+    const char *rec, size_t len);
+
+int pyro_segment_scan(const char *path, int64_t min_ns, int64_t max_ns,
+    pyro_rec_cb_pt cb, void *ctx, pyro_err_t *err);
+
+
+/*
+ * The per-worker segment writer.  Not thread-safe: the glue guarantees
+ * that one thread at a time calls it (one commit task in flight).
+ * Files: <root>/<tenant>/<stamp>-<pid>-<seq>.open while appended,
+ * renamed to .seg when sealed.
+ */
+typedef struct pyro_writer_s  pyro_writer_t;
+
+pyro_writer_t *pyro_writer_new(const char *root, uint64_t seal_bytes,
+    int64_t seal_age_ns);
+/* Appends a record for a tenant (not yet durable). */
+int pyro_writer_append(pyro_writer_t *w, const char *tenant,
+    const void *rec, size_t len, pyro_err_t *err);
+/* Makes every append since the last commit durable (fdatasync); on
+ * failure rolls the files back to their last durable size. */
+int pyro_writer_commit(pyro_writer_t *w, pyro_err_t *err);
+/* Seals segments past their size or age (all of them if force). */
+int pyro_writer_seal(pyro_writer_t *w, int64_t now_ns, int force,
+    pyro_err_t *err);
+void pyro_writer_free(pyro_writer_t *w);
+
+
+/*
+ * Legacy /ingest text formats (folded, lines) into a batch, with every
+ * rule of upstream's text path (spec section 3).  Implemented in
+ * pyro_ingest.c.
+ */
+typedef enum {
+    PYRO_FMT_FOLDED = 0,
+    PYRO_FMT_LINES
+} pyro_text_format_e;
+
+typedef struct {
+    pyro_str_t      name;          /* the raw "name" parameter */
+    pyro_str_t      spy_name;      /* "" -> "unknown" */
+    int64_t         sample_rate;   /* already defaulted: 100 */
+    int64_t         from_ns;
+    int64_t         until_ns;
+} pyro_ingest_meta_t;
+
+/*
+ * Builds the series labels of a text upload.  Returns PYRO_OK,
+ * PYRO_DECLINED when upstream silently ignores the upload (profile_id
+ * label), or PYRO_ERROR with err set.  *period is 0 when values are not
+ * scaled.
+ */
+int pyro_ingest_text_labels(const pyro_ingest_meta_t *m, pyro_labels_t *ls,
+    uint64_t *period, pyro_err_t *err);
+/* Parses a folded or lines body into the batch's current profile. */
+int pyro_ingest_text_parse(pyro_batch_t *b, pyro_text_format_e fmt,
+    const char *body, size_t len, uint64_t period, pyro_err_t *err);
+
+
+/*
+ * Queries.  Implemented in pyro_query.c; they run in a thread-pool
+ * thread and read only files.
+ */
+typedef struct {
+    pyro_str_t      query;         /* <profileTypeID>{selectors} */
+    int64_t         from_ms;
+    int64_t         until_ms;
+    int64_t         max_nodes;     /* validated: 0 -> default */
+    pyro_str_t      group_by;      /* the first groupBy, or empty */
+} pyro_render_req_t;
+
+#define PYRO_MAX_NODES_DEFAULT  8192
+#define PYRO_MAX_NODES_MAX      1048576
+
+/* Appends the /pyroscope/render JSON for the tenant's directory. */
+int pyro_query_render(const char *tenant_dir, const pyro_render_req_t *req,
+    pyro_buf_t *out, pyro_err_t *err);
+
+
+#endif /* _PYRO_H_INCLUDED_ */

@@ -1,0 +1,672 @@
+
+/*
+ * Copyright (C) ngx_pyroscope developers
+ *
+ * Batches: interning of strings, functions and stack nodes, and the
+ * encoding of a batch into one checksummed record.  A batch belongs to
+ * the thread that fills it (an ingest task); the encoded bytes are then
+ * handed to the worker's writer.
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "pyro.h"
+
+
+typedef struct {
+    uint32_t        off;
+    uint32_t        len;
+} pyro_bstr_t;
+
+/* Open addressing: slots hold index + 1, 0 is empty. */
+typedef struct {
+    uint32_t       *slots;
+    size_t          mask;
+} pyro_ht_t;
+
+typedef struct {
+    pyro_labels_t   labels;
+    int64_t         time_ns;
+    int64_t         duration_ns;
+    uint64_t       *vals;           /* indexed by node id */
+    size_t          nvals;
+    size_t          nsamples;
+} pyro_bprof_t;
+
+struct pyro_batch_s {
+    pyro_buf_t      bytes;          /* all string bytes, back to back */
+    pyro_bstr_t    *strs;
+    size_t          nstrs;
+    size_t          strs_cap;
+    pyro_func_t    *funcs;
+    size_t          nfuncs;
+    size_t          funcs_cap;
+    pyro_node_t    *nodes;
+    size_t          nnodes;
+    size_t          nodes_cap;
+    pyro_ht_t       str_ht;
+    pyro_ht_t       fn_ht;
+    pyro_ht_t       node_ht;
+    pyro_bprof_t   *profs;
+    size_t          nprofs;
+    size_t          profs_cap;
+};
+
+
+static uint64_t
+pyro_hash_bytes(const char *s, size_t n)
+{
+    size_t    i;
+    uint64_t  h;
+
+    h = 14695981039346656037ULL;
+
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char) s[i];
+        h *= 1099511628211ULL;
+    }
+
+    return h;
+}
+
+
+static uint64_t
+pyro_hash3(uint32_t a, uint32_t b, uint32_t c)
+{
+    uint64_t  h;
+
+    h = ((uint64_t) a << 32 | b) * 0x9e3779b97f4a7c15ULL;
+    h ^= (h >> 29) + (uint64_t) c * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
+
+    return h * 0x94d049bb133111ebULL;
+}
+
+
+/* Grows an array of elements of size sz to hold one more. */
+static int
+pyro_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    void    *p;
+    size_t   ncap;
+
+    if (n < *cap) {
+        return PYRO_OK;
+    }
+
+    ncap = *cap ? *cap * 2 : 64;
+
+    p = realloc(*arr, ncap * sz);
+    if (p == NULL) {
+        return PYRO_ERROR;
+    }
+
+    *arr = p;
+    *cap = ncap;
+
+    return PYRO_OK;
+}
+
+
+/*
+ * Finds the slot for a key: returns the slot index, whose content is 0
+ * (absent) or the matching index + 1.  eq() compares a candidate index.
+ */
+typedef int (*pyro_ht_eq_pt)(pyro_batch_t *b, uint32_t idx, const void *key);
+
+static size_t
+pyro_ht_find(pyro_batch_t *b, pyro_ht_t *ht, uint64_t h, const void *key,
+    pyro_ht_eq_pt eq)
+{
+    size_t  i;
+
+    for (i = h & ht->mask; ht->slots[i] != 0; i = (i + 1) & ht->mask) {
+        if (eq(b, ht->slots[i] - 1, key)) {
+            return i;
+        }
+    }
+
+    return i;
+}
+
+
+/* Keeps the load factor under 1/2; rehash() recomputes each entry's hash. */
+typedef uint64_t (*pyro_ht_hash_pt)(pyro_batch_t *b, uint32_t idx);
+
+static int
+pyro_ht_grow(pyro_batch_t *b, pyro_ht_t *ht, size_t n, pyro_ht_hash_pt hash)
+{
+    size_t     cap, i, j;
+    uint32_t  *slots;
+
+    if (ht->slots != NULL && (n + 1) * 2 <= ht->mask + 1) {
+        return PYRO_OK;
+    }
+
+    cap = ht->slots ? (ht->mask + 1) * 2 : 1024;
+
+    slots = calloc(cap, sizeof(uint32_t));
+    if (slots == NULL) {
+        return PYRO_ERROR;
+    }
+
+    for (i = 0; ht->slots && i <= ht->mask; i++) {
+        if (ht->slots[i] == 0) {
+            continue;
+        }
+
+        j = hash(b, ht->slots[i] - 1) & (cap - 1);
+
+        while (slots[j] != 0) {
+            j = (j + 1) & (cap - 1);
+        }
+
+        slots[j] = ht->slots[i];
+    }
+
+    free(ht->slots);
+    ht->slots = slots;
+    ht->mask = cap - 1;
+
+    return PYRO_OK;
+}
+
+
+pyro_batch_t *
+pyro_batch_new(void)
+{
+    pyro_batch_t  *b;
+
+    b = calloc(1, sizeof(pyro_batch_t));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    /* string 0 is always "", as in pprof */
+    if (pyro_batch_string(b, "", 0) != 0) {
+        pyro_batch_free(b);
+        return NULL;
+    }
+
+    return b;
+}
+
+
+static int
+pyro_str_eq(pyro_batch_t *b, uint32_t idx, const void *key)
+{
+    const pyro_str_t  *s = key;
+
+    return b->strs[idx].len == s->len
+           && memcmp(b->bytes.data + b->strs[idx].off, s->data, s->len) == 0;
+}
+
+
+static uint64_t
+pyro_str_hash(pyro_batch_t *b, uint32_t idx)
+{
+    return pyro_hash_bytes(b->bytes.data + b->strs[idx].off, b->strs[idx].len);
+}
+
+
+uint32_t
+pyro_batch_string(pyro_batch_t *b, const char *s, size_t len)
+{
+    size_t      slot;
+    uint64_t    h;
+    pyro_str_t  key;
+
+    if (len > UINT32_MAX || b->bytes.len + len > UINT32_MAX
+        || pyro_ht_grow(b, &b->str_ht, b->nstrs, pyro_str_hash) != PYRO_OK)
+    {
+        return UINT32_MAX;
+    }
+
+    key.data = s;
+    key.len = len;
+    h = pyro_hash_bytes(s, len);
+
+    slot = pyro_ht_find(b, &b->str_ht, h, &key, pyro_str_eq);
+    if (b->str_ht.slots[slot] != 0) {
+        return b->str_ht.slots[slot] - 1;
+    }
+
+    if (pyro_grow((void **) &b->strs, &b->strs_cap, b->nstrs,
+                  sizeof(pyro_bstr_t)) != PYRO_OK)
+    {
+        return UINT32_MAX;
+    }
+
+    b->strs[b->nstrs].off = (uint32_t) b->bytes.len;
+    b->strs[b->nstrs].len = (uint32_t) len;
+
+    pyro_buf_append(&b->bytes, s, len);
+    if (b->bytes.failed) {
+        return UINT32_MAX;
+    }
+
+    b->str_ht.slots[slot] = (uint32_t) ++b->nstrs;
+
+    return (uint32_t) (b->nstrs - 1);
+}
+
+
+static int
+pyro_fn_eq(pyro_batch_t *b, uint32_t idx, const void *key)
+{
+    const pyro_func_t  *f = key;
+
+    return b->funcs[idx].name == f->name && b->funcs[idx].file == f->file;
+}
+
+
+static uint64_t
+pyro_fn_hash(pyro_batch_t *b, uint32_t idx)
+{
+    return pyro_hash3(b->funcs[idx].name, b->funcs[idx].file, 0);
+}
+
+
+uint32_t
+pyro_batch_function(pyro_batch_t *b, uint32_t name, uint32_t file)
+{
+    size_t       slot;
+    pyro_func_t  key;
+
+    if (name >= b->nstrs || file >= b->nstrs
+        || pyro_ht_grow(b, &b->fn_ht, b->nfuncs, pyro_fn_hash) != PYRO_OK)
+    {
+        return UINT32_MAX;
+    }
+
+    key.name = name;
+    key.file = file;
+
+    slot = pyro_ht_find(b, &b->fn_ht, pyro_hash3(name, file, 0), &key,
+                        pyro_fn_eq);
+    if (b->fn_ht.slots[slot] != 0) {
+        return b->fn_ht.slots[slot] - 1;
+    }
+
+    if (pyro_grow((void **) &b->funcs, &b->funcs_cap, b->nfuncs,
+                  sizeof(pyro_func_t)) != PYRO_OK)
+    {
+        return UINT32_MAX;
+    }
+
+    b->funcs[b->nfuncs] = key;
+    b->fn_ht.slots[slot] = (uint32_t) ++b->nfuncs;
+
+    return (uint32_t) (b->nfuncs - 1);
+}
+
+
+static int
+pyro_node_eq(pyro_batch_t *b, uint32_t idx, const void *key)
+{
+    const pyro_node_t  *n = key;
+
+    return b->nodes[idx].parent == n->parent && b->nodes[idx].fn == n->fn
+           && b->nodes[idx].line == n->line;
+}
+
+
+static uint64_t
+pyro_node_hash(pyro_batch_t *b, uint32_t idx)
+{
+    return pyro_hash3(b->nodes[idx].parent, b->nodes[idx].fn,
+                      b->nodes[idx].line);
+}
+
+
+uint32_t
+pyro_batch_node(pyro_batch_t *b, uint32_t parent, uint32_t fn, uint32_t line)
+{
+    size_t       slot;
+    pyro_node_t  key;
+
+    if ((parent != PYRO_NODE_NONE && parent >= b->nnodes) || fn >= b->nfuncs
+        || b->nnodes >= UINT32_MAX - 1
+        || pyro_ht_grow(b, &b->node_ht, b->nnodes, pyro_node_hash) != PYRO_OK)
+    {
+        return UINT32_MAX;
+    }
+
+    key.parent = parent;
+    key.fn = fn;
+    key.line = line;
+
+    slot = pyro_ht_find(b, &b->node_ht, pyro_hash3(parent, fn, line), &key,
+                        pyro_node_eq);
+    if (b->node_ht.slots[slot] != 0) {
+        return b->node_ht.slots[slot] - 1;
+    }
+
+    if (pyro_grow((void **) &b->nodes, &b->nodes_cap, b->nnodes,
+                  sizeof(pyro_node_t)) != PYRO_OK)
+    {
+        return UINT32_MAX;
+    }
+
+    b->nodes[b->nnodes] = key;
+    b->node_ht.slots[slot] = (uint32_t) ++b->nnodes;
+
+    return (uint32_t) (b->nnodes - 1);
+}
+
+
+int
+pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
+    int64_t time_ns, int64_t duration_ns)
+{
+    size_t         i;
+    pyro_bprof_t  *p;
+
+    if (pyro_grow((void **) &b->profs, &b->profs_cap, b->nprofs,
+                  sizeof(pyro_bprof_t)) != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    p = &b->profs[b->nprofs++];
+    memset(p, 0, sizeof(pyro_bprof_t));
+    p->time_ns = time_ns;
+    p->duration_ns = duration_ns;
+
+    for (i = 0; i < labels->n; i++) {
+        if (pyro_labels_set_cstr(&p->labels, labels->v[i].name,
+                                 labels->v[i].value) != PYRO_OK)
+        {
+            return PYRO_ERROR;
+        }
+    }
+
+    pyro_labels_sort(&p->labels);
+
+    return PYRO_OK;
+}
+
+
+int
+pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value)
+{
+    size_t         n;
+    uint64_t      *v;
+    pyro_bprof_t  *p;
+
+    if (b->nprofs == 0 || node >= b->nnodes) {
+        return PYRO_ERROR;
+    }
+
+    p = &b->profs[b->nprofs - 1];
+
+    if (node >= p->nvals) {
+        n = p->nvals ? p->nvals : 64;
+        while (n <= node) {
+            n *= 2;
+        }
+
+        v = realloc(p->vals, n * sizeof(uint64_t));
+        if (v == NULL) {
+            return PYRO_ERROR;
+        }
+
+        memset(v + p->nvals, 0, (n - p->nvals) * sizeof(uint64_t));
+        p->vals = v;
+        p->nvals = n;
+    }
+
+    if (p->vals[node] == 0 && value != 0) {
+        p->nsamples++;
+    }
+
+    /* wraps like upstream's uint64 arithmetic */
+    p->vals[node] += value;
+
+    return PYRO_OK;
+}
+
+
+size_t
+pyro_batch_nprofiles(const pyro_batch_t *b)
+{
+    size_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < b->nprofs; i++) {
+        n += (b->profs[i].nsamples != 0);
+    }
+
+    return n;
+}
+
+
+static void
+pyro_batch_encode_profile(pyro_batch_t *b, pyro_bprof_t *p, pyro_buf_t *out)
+{
+    size_t    i, n;
+    uint32_t  name, value;
+
+    pyro_buf_put_uvarint(out, (uint64_t) p->time_ns);
+    pyro_buf_put_uvarint(out, (uint64_t) p->duration_ns);
+    pyro_buf_put_uvarint(out, p->labels.n);
+
+    for (i = 0; i < p->labels.n; i++) {
+        name = pyro_batch_string(b, p->labels.v[i].name,
+                                 strlen(p->labels.v[i].name));
+        value = pyro_batch_string(b, p->labels.v[i].value,
+                                  strlen(p->labels.v[i].value));
+        if (name == UINT32_MAX || value == UINT32_MAX) {
+            out->failed = 1;
+            return;
+        }
+
+        pyro_buf_put_uvarint(out, name);
+        pyro_buf_put_uvarint(out, value);
+    }
+
+    n = 0;
+
+    for (i = 0; i < p->nvals && i < b->nnodes; i++) {
+        n += (p->vals[i] != 0);
+    }
+
+    pyro_buf_put_uvarint(out, n);
+
+    for (i = 0; i < p->nvals && i < b->nnodes; i++) {
+        if (p->vals[i] != 0) {
+            pyro_buf_put_uvarint(out, i);
+            pyro_buf_put_uvarint(out, p->vals[i]);
+        }
+    }
+}
+
+
+/*
+ * The payload: profiles are encoded first (into a separate buffer)
+ * because their label strings are interned while encoding, and the
+ * string table must come first in the payload.
+ */
+static int
+pyro_batch_payload(pyro_batch_t *b, pyro_buf_t *out, uint32_t *nprofs,
+    int64_t *min_ns, int64_t *max_ns)
+{
+    size_t        i;
+    pyro_buf_t    profs;
+    pyro_bprof_t  *p;
+
+    memset(&profs, 0, sizeof(pyro_buf_t));
+    *nprofs = 0;
+    *min_ns = INT64_MAX;
+    *max_ns = INT64_MIN;
+
+    for (i = 0; i < b->nprofs; i++) {
+        p = &b->profs[i];
+
+        if (p->nsamples == 0) {
+            continue;
+        }
+
+        pyro_batch_encode_profile(b, p, &profs);
+        (*nprofs)++;
+
+        *min_ns = p->time_ns < *min_ns ? p->time_ns : *min_ns;
+        *max_ns = p->time_ns > *max_ns ? p->time_ns : *max_ns;
+    }
+
+    pyro_buf_put_uvarint(out, b->nstrs);
+
+    for (i = 0; i < b->nstrs; i++) {
+        pyro_buf_put_uvarint(out, b->strs[i].len);
+        pyro_buf_append(out, b->bytes.data + b->strs[i].off, b->strs[i].len);
+    }
+
+    pyro_buf_put_uvarint(out, b->nfuncs);
+
+    for (i = 0; i < b->nfuncs; i++) {
+        pyro_buf_put_uvarint(out, b->funcs[i].name);
+        pyro_buf_put_uvarint(out, b->funcs[i].file);
+    }
+
+    pyro_buf_put_uvarint(out, b->nnodes);
+
+    for (i = 0; i < b->nnodes; i++) {
+        pyro_buf_put_uvarint(out, b->nodes[i].parent == PYRO_NODE_NONE
+                                  ? 0 : (uint64_t) b->nodes[i].parent + 1);
+        pyro_buf_put_uvarint(out, b->nodes[i].fn);
+        pyro_buf_put_uvarint(out, b->nodes[i].line);
+    }
+
+    pyro_buf_put_uvarint(out, *nprofs);
+    pyro_buf_append(out, profs.data, profs.len);
+
+    if (profs.failed) {
+        out->failed = 1;
+    }
+
+    pyro_buf_free(&profs);
+
+    return out->failed ? PYRO_ERROR : PYRO_OK;
+}
+
+
+/* Deflates the payload when that saves at least an eighth of it. */
+static int
+pyro_batch_compress(pyro_buf_t *raw, pyro_buf_t *z)
+{
+    uLongf  zlen;
+
+    if (raw->len < 512) {
+        return PYRO_DECLINED;
+    }
+
+    zlen = compressBound(raw->len);
+
+    if (pyro_buf_reserve(z, zlen) != PYRO_OK) {
+        return PYRO_ERROR;
+    }
+
+    if (compress2((Bytef *) z->data, &zlen, (const Bytef *) raw->data,
+                  raw->len, 1) != Z_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    if (zlen > raw->len - raw->len / 8) {
+        return PYRO_DECLINED;
+    }
+
+    z->len = zlen;
+
+    return PYRO_OK;
+}
+
+
+int
+pyro_batch_encode(pyro_batch_t *b, pyro_buf_t *out)
+{
+    int          rc;
+    size_t       start;
+    uint32_t     nprofs, crc, flags;
+    int64_t      min_ns, max_ns;
+    pyro_buf_t   raw, z, *payload;
+
+    memset(&raw, 0, sizeof(pyro_buf_t));
+    memset(&z, 0, sizeof(pyro_buf_t));
+
+    rc = pyro_batch_payload(b, &raw, &nprofs, &min_ns, &max_ns);
+    if (rc != PYRO_OK || raw.len > PYRO_REC_MAX) {
+        rc = PYRO_ERROR;
+        goto done;
+    }
+
+    rc = pyro_batch_compress(&raw, &z);
+    if (rc == PYRO_ERROR) {
+        goto done;
+    }
+
+    payload = (rc == PYRO_OK) ? &z : &raw;
+    flags = (rc == PYRO_OK) ? PYRO_REC_ZLIB : 0;
+
+    start = out->len;
+    pyro_buf_put_u32le(out, PYRO_REC_MAGIC);
+    pyro_buf_put_u32le(out, 0);
+    pyro_buf_put_u32le(out, (uint32_t) payload->len);
+    pyro_buf_put_u32le(out, (uint32_t) raw.len);
+    pyro_buf_put_u32le(out, flags);
+    pyro_buf_put_u32le(out, nprofs);
+    pyro_buf_put_u64le(out, (uint64_t) (nprofs ? min_ns : 0));
+    pyro_buf_put_u64le(out, (uint64_t) (nprofs ? max_ns : 0));
+    pyro_buf_append(out, payload->data, payload->len);
+
+    if (out->failed) {
+        rc = PYRO_ERROR;
+        goto done;
+    }
+
+    crc = (uint32_t) crc32(0L, (const Bytef *) out->data + start + 8,
+                           (uInt) (out->len - start - 8));
+    out->data[start + 4] = (char) crc;
+    out->data[start + 5] = (char) (crc >> 8);
+    out->data[start + 6] = (char) (crc >> 16);
+    out->data[start + 7] = (char) (crc >> 24);
+
+    rc = PYRO_OK;
+
+done:
+
+    pyro_buf_free(&raw);
+    pyro_buf_free(&z);
+
+    return rc;
+}
+
+
+void
+pyro_batch_free(pyro_batch_t *b)
+{
+    size_t  i;
+
+    if (b == NULL) {
+        return;
+    }
+
+    for (i = 0; i < b->nprofs; i++) {
+        pyro_labels_free(&b->profs[i].labels);
+        free(b->profs[i].vals);
+    }
+
+    pyro_buf_free(&b->bytes);
+    free(b->strs);
+    free(b->funcs);
+    free(b->nodes);
+    free(b->str_ht.slots);
+    free(b->fn_ht.slots);
+    free(b->node_ht.slots);
+    free(b->profs);
+    free(b);
+}

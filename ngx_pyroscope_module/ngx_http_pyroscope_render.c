@@ -1,0 +1,242 @@
+
+/*
+ * Copyright (C) ngx_pyroscope developers
+ *
+ * GET /pyroscope/render (also /render): parameters are read on the
+ * loop, the query runs in a pool thread, the loop sends the JSON.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_pyroscope_module.h"
+
+
+static ngx_int_t ngx_http_pyroscope_render_args(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
+static ngx_int_t ngx_http_pyroscope_render_max_nodes(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
+static ngx_int_t ngx_http_pyroscope_render_time(ngx_http_request_t *r,
+    const char *name, int64_t now, int64_t *ms);
+static void ngx_http_pyroscope_render_query(void *data, ngx_log_t *log);
+static void ngx_http_pyroscope_render_done(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_http_pyroscope_render_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_http_pyroscope_ctx_t        *ctx;
+    ngx_http_pyroscope_main_conf_t  *pmcf;
+
+    ctx = ngx_http_pyroscope_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+        pyro_err_set(&ctx->err, 405, "unknown", "method not allowed");
+        return ngx_http_pyroscope_send_error(r, &ctx->err);
+    }
+
+    if (r->uri.len < 6
+        || ngx_strncmp(r->uri.data + r->uri.len - 6, "render", 6) != 0)
+    {
+        pyro_err_set(&ctx->err, 404, "not_found", "not found");
+        return ngx_http_pyroscope_send_error(r, &ctx->err);
+    }
+
+    rc = ngx_http_pyroscope_tenant(r, ctx, &ctx->err);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_pyroscope_render_args(r, ctx);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_pyroscope_send_error(r, &ctx->err);
+    }
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pyroscope_module);
+
+    ctx->tenant_dir = ngx_pnalloc(r->pool, pmcf->storage.len
+                                           + ngx_strlen(ctx->tenant) + 2);
+    if (ctx->tenant_dir == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf((u_char *) ctx->tenant_dir, "%V/%s%Z", &pmcf->storage,
+                ctx->tenant);
+
+    if (ngx_http_pyroscope_post(r, ngx_http_pyroscope_render_query,
+                                ngx_http_pyroscope_render_done)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_pyroscope_render_args(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    int64_t             now;
+    ngx_str_t           v;
+    pyro_render_req_t  *req;
+
+    req = &ctx->render;
+
+    if (ngx_http_pyroscope_arg(r, "query", &v) != NGX_OK || v.len == 0) {
+        pyro_err_invalid(&ctx->err, "\"query\" is required");
+        return NGX_DECLINED;
+    }
+
+    req->query.data = (const char *) v.data;
+    req->query.len = v.len;
+
+    if (ngx_http_pyroscope_arg(r, "format", &v) == NGX_OK
+        && v.len == 3 && ngx_strncmp(v.data, "dot", 3) == 0)
+    {
+        pyro_err_set(&ctx->err, 501, "unimplemented",
+                     "format=dot is not supported yet");
+        return NGX_DECLINED;
+    }
+
+    now = ngx_http_pyroscope_now_ns();
+
+    if (ngx_http_pyroscope_render_time(r, "from", now, &req->from_ms)
+        != NGX_OK
+        || ngx_http_pyroscope_render_time(r, "until", now, &req->until_ms)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_pyroscope_arg(r, "groupBy", &v) == NGX_OK) {
+        req->group_by.data = (const char *) v.data;
+        req->group_by.len = v.len;
+    }
+
+    return ngx_http_pyroscope_render_max_nodes(r, ctx);
+}
+
+
+/* maxNodes wins over max-nodes; 0 is the default; validated as upstream. */
+static ngx_int_t
+ngx_http_pyroscope_render_max_nodes(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    int64_t     n;
+    ngx_str_t   v;
+
+    if (ngx_http_pyroscope_arg(r, "maxNodes", &v) != NGX_OK
+        && ngx_http_pyroscope_arg(r, "max-nodes", &v) != NGX_OK)
+    {
+        ngx_str_null(&v);
+    }
+
+    n = 0;
+
+    if (v.len) {
+        if (v.data[0] == '-') {
+            n = -1;
+
+        } else {
+            n = ngx_atoof(v.data, v.len);
+            if (n == NGX_ERROR) {
+                pyro_err_invalid(&ctx->err, "invalid maxNodes \"%.*s\"",
+                                 (int) v.len, v.data);
+                return NGX_DECLINED;
+            }
+        }
+    }
+
+    if (n < 0) {
+        pyro_err_invalid(&ctx->err, "max flamegraph nodes limit must be set "
+                         "(max allowed %d)", PYRO_MAX_NODES_MAX);
+        return NGX_DECLINED;
+    }
+
+    if (n > PYRO_MAX_NODES_MAX) {
+        pyro_err_invalid(&ctx->err, "max flamegraph nodes limit %lld is "
+                         "greater than allowed %d", (long long) n,
+                         PYRO_MAX_NODES_MAX);
+        return NGX_DECLINED;
+    }
+
+    ctx->render.max_nodes = n ? n : PYRO_MAX_NODES_DEFAULT;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pyroscope_render_time(ngx_http_request_t *r, const char *name,
+    int64_t now, int64_t *ms)
+{
+    int64_t    ns;
+    ngx_str_t  v;
+
+    ns = now;
+
+    if (ngx_http_pyroscope_arg(r, name, &v) == NGX_OK && v.len) {
+        (void) pyro_attime_parse((const char *) v.data, v.len, now, &ns);
+    }
+
+    *ms = ns / 1000000;
+
+    return NGX_OK;
+}
+
+
+/* Runs in a pool thread: reads files only, writes ctx->out. */
+static void
+ngx_http_pyroscope_render_query(void *data, ngx_log_t *log)
+{
+    ngx_http_pyroscope_ctx_t *ctx = data;
+
+    ctx->rc = pyro_query_render(ctx->tenant_dir, &ctx->render, &ctx->out,
+                                &ctx->err);
+}
+
+
+static void
+ngx_http_pyroscope_render_done(ngx_event_t *ev)
+{
+    ngx_http_request_t  *r = ev->data;
+
+    ngx_int_t                  rc;
+    ngx_http_pyroscope_ctx_t  *ctx;
+    static ngx_str_t           json = ngx_string("application/json");
+
+    ngx_http_pyroscope_task_done(r);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pyroscope_module);
+
+    if (ctx->rc != PYRO_OK) {
+        rc = ngx_http_pyroscope_send_error(r, &ctx->err);
+
+    } else {
+        /* ctx->out is freed by the request pool's cleanup */
+        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK, &json,
+                                     (u_char *) ctx->out.data, ctx->out.len);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(r->connection);
+}
