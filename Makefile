@@ -21,7 +21,7 @@ APT_PKGS  := nginx nginx-dev libpcre2-dev zlib1g-dev libjansson-dev \
 
 MODULE_SRCS := config $(wildcard core/*.c core/*.h ngx_pyroscope_module/*)
 
-.PHONY: all deps build run test unit integration clean
+.PHONY: all deps build run test unit integration bench clean
 
 all: build
 
@@ -74,6 +74,11 @@ integration: build
 	NGINX=$(NGINX) PYRO_MODULE=$(SO) prove -I t/lib t/
 
 test: build unit integration
+
+bench: build
+	@command -v wrk >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	perl bench/bench.pl
 
 clean:
 	rm -rf $(B)

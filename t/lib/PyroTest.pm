@@ -34,6 +34,8 @@ sub new {
         server  => '',
         main    => '',
         locations => undef,
+        listen  => '',
+        conf_text => undef,
         %opt,
     }, $class;
 
@@ -106,7 +108,7 @@ http {
 $self->{http}
 
     server {
-        listen 127.0.0.1:$self->{port};
+        listen 127.0.0.1:$self->{port} $self->{listen};
         add_header X-Worker \$pid always;
 $locations
 $self->{server}
@@ -118,7 +120,7 @@ EOF
 sub write_conf {
     my ($self) = @_;
     open my $fh, '>', "$self->{dir}/nginx.conf" or die "nginx.conf: $!";
-    print $fh $self->conf;
+    print $fh ($self->{conf_text} // $self->conf);
     close $fh;
 }
 
@@ -129,7 +131,9 @@ sub nginx_t {
     open my $fh, '>', $f or die "$f: $!";
     print $fh $text;
     close $fh;
-    my $out = `$NGINX -t -p $self->{dir}/ -c $f -g 'pid $self->{dir}/t.pid;' 2>&1`;
+    # -g pid only when the text has none ("pid" may not be duplicated)
+    my $g = $text =~ /^\s*pid\s/m ? '' : "-g 'pid $self->{dir}/t.pid;'";
+    my $out = `$NGINX -t -p $self->{dir}/ -c $f $g 2>&1`;
     return ($? >> 8, $out);
 }
 
@@ -212,9 +216,56 @@ sub request {
     my %o = (headers => $headers || {});
     $o{content} = $body if defined $body;
     my $r = $self->{http_client}->request($method, $self->url($path), \%o);
-    $r->{json} = eval { JSON::PP->new->allow_nonref->decode($r->{content}) }
+    $r->{json} = eval { JSON::PP->new->utf8->allow_nonref->decode($r->{content}) }
         if ($r->{headers}{'content-type'} // '') =~ /json/;
     return $r;
+}
+
+# A push: ingest($body, name => 'app', sampleRate => 0, ...); the
+# pseudo-parameters path (default /ingest) and headers are not sent as
+# query arguments.  Returns the response.
+sub ingest {
+    my ($self, $body, %p) = @_;
+    my $path = delete $p{path} // '/ingest';
+    my $h = delete $p{headers};
+    my $qs = join '&', map { "$_=" . uri_escape($p{$_}) } sort keys %p;
+    return $self->post($qs eq '' ? $path : "$path?$qs", $body, $h);
+}
+
+# render() decoded into ({stack => self}, full JSON).
+sub stacks {
+    my ($self, %q) = @_;
+    my $j = $self->render(%q);
+    return (flame_stacks($j->{flamebearer}), $j);
+}
+
+# Every path under a directory, relative to it; directories end in "/".
+sub tree {
+    my ($dir) = @_;
+    my @out;
+    my @todo = ('');
+    while (@todo) {
+        my $rel = shift @todo;
+        opendir(my $dh, $rel eq '' ? $dir : "$dir/$rel") or next;
+        for my $e (sort grep { $_ ne '.' && $_ ne '..' } readdir $dh) {
+            my $p = $rel eq '' ? $e : "$rel/$e";
+            if (-d "$dir/$p" && !-l "$dir/$p") {
+                push @out, "$p/";
+                push @todo, $p;
+            } else {
+                push @out, $p;
+            }
+        }
+        closedir $dh;
+    }
+    return @out;
+}
+
+# The end of every test file: a graceful stop and a clean error log.
+sub finish {
+    my ($self) = @_;
+    Test::More::ok($self->stop, 'nginx stopped gracefully');
+    Test::More::is_deeply([$self->log_problems], [], 'no alerts or crashes in the error log');
 }
 
 sub post { my ($s, $p, $b, $h) = @_; $s->request('POST', $p, $b, $h) }

@@ -1,0 +1,68 @@
+#!/usr/bin/perl
+# make bench: throughput of the module against nginx's own `return 204`,
+# measured in the same run on the same nginx (wrk, loopback, 2 workers).
+# Prints requests/s and the ratio to the reference for each case.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use PyroTest;
+
+my $secs = $ENV{BENCH_SECONDS} || 5;
+my $conns = $ENV{BENCH_CONNECTIONS} || 32;
+
+my $t = PyroTest->new(
+    server => "        location = /204 { return 204; }\n",
+);
+$t->start;
+
+my $dir = $t->dir;
+my $folded = join '', map { "main;handle;f$_;leaf " . ($_ + 1) . "\n" } 0 .. 99;
+write_file("$dir/post.lua", lua_post($folded));
+
+# data for the query benchmark: 1000 pushes of the same shape
+for my $i (1 .. 1000) {
+    my $r = $t->post("/ingest?name=benchq&sampleRate=100", $folded);
+    die "seed push: $r->{status}" unless $r->{status} == 200;
+}
+
+my @cases = (
+    [ 'return 204 (reference)', "/204", undef ],
+    [ 'POST /ingest folded (100 stacks, fsync)', "/ingest?name=bench", "$dir/post.lua" ],
+    [ 'GET /pyroscope/render over 1000 pushes', '/pyroscope/render?query='
+      . PyroTest::uri_escape('process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="benchq"}')
+      . '&from=now-1h&until=now', undef ],
+);
+
+my $ref;
+printf "%-45s %12s %8s %10s\n", 'case', 'req/s', 'ratio', 'p99';
+for my $c (@cases) {
+    my ($name, $path, $script) = @$c;
+    my $cmd = "wrk -t2 -c$conns -d${secs}s --latency "
+        . ($script ? "-s $script " : '') . $t->url($path) . " 2>&1";
+    my $out = `$cmd`;
+    my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
+    my ($p99) = $out =~ /99%\s+(\S+)/;
+    die "wrk failed for $name:\n$out" unless $rps;
+    die "non-2xx responses for $name:\n$out" if $out =~ /Non-2xx/;
+    $ref //= $rps;
+    printf "%-45s %12.0f %8.3f %10s\n", $name, $rps, $rps / $ref, $p99 // '?';
+}
+
+$t->stop;
+my @p = $t->log_problems;
+die "nginx problems:\n@p" if @p;
+
+sub write_file {
+    my ($f, $s) = @_;
+    open my $fh, '>', $f or die "$f: $!";
+    print $fh $s;
+    close $fh;
+}
+
+sub lua_post {
+    my ($body) = @_;
+    $body =~ s/\n/\\n/g;
+    return "wrk.method = \"POST\"\nwrk.body = \"$body\"\n";
+}
