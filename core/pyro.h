@@ -185,6 +185,21 @@ void pyro_appname_free(pyro_appname_t *an);
 
 int pyro_tenant_validate(const char *id, size_t len, pyro_err_t *err);
 
+/*
+ * An X-Scope-OrgID value: "a|b" names several tenants (federated reads),
+ * each with an optional ":<metadata>" suffix; the result is sorted and
+ * deduplicated.  No ID at all is 401 "no org id".
+ */
+#define PYRO_TENANTS_MAX  16
+
+typedef struct {
+    char            id[PYRO_TENANTS_MAX][PYRO_TENANT_MAX + 1];
+    size_t          n;
+} pyro_tenants_t;
+
+int pyro_tenants_parse(const char *s, size_t len, pyro_tenants_t *t,
+    pyro_err_t *err);
+
 
 /*
  * Label selectors (Prometheus syntax).  Implemented in pyro_selector.c
@@ -454,9 +469,10 @@ typedef struct {
 #define PYRO_MAX_NODES_DEFAULT  8192
 #define PYRO_MAX_NODES_MAX      1048576
 
-/* Appends the /pyroscope/render JSON for the tenant's directory. */
-int pyro_query_render(const char *tenant_dir, const pyro_render_req_t *req,
-    pyro_buf_t *out, pyro_err_t *err);
+/* Appends the /pyroscope/render JSON over the tenants' directories
+ * under the storage root. */
+int pyro_query_render(const char *root, const pyro_tenants_t *tenants,
+    const pyro_render_req_t *req, pyro_buf_t *out, pyro_err_t *err);
 
 
 #endif /* _PYRO_H_INCLUDED_ */

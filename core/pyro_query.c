@@ -309,28 +309,33 @@ pyro_list_segments(const char *dir, char ***names, size_t *n)
 static void
 pyro_render_file(pyro_render_ctx_t *ctx, const char *dir, const char *name)
 {
-    char        path[4096];
-    size_t      len;
-    pyro_err_t  err;
+    char        *path;
+    size_t       len;
+    pyro_err_t   err;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    len = strlen(dir) + strlen(name) + 1;
+
+    path = malloc(len + 1);
+    if (path == NULL) {
+        ctx->nomem = 1;
+        return;
+    }
+
+    snprintf(path, len + 1, "%s/%s", dir, name);
 
     /* the series range starts one step before the flame graph range */
     if (pyro_segment_scan(path, ctx->fetch_ns, ctx->end_ns,
                           pyro_render_record, ctx, &err)
-        == PYRO_OK)
+        != PYRO_OK
+        && !ctx->nomem && len > 5 && strcmp(path + len - 5, ".open") == 0)
     {
-        return;
-    }
-
-    len = strlen(path);
-
-    /* only a failure to open (no record seen yet) is retried */
-    if (!ctx->nomem && len > 5 && strcmp(path + len - 5, ".open") == 0) {
+        /* only a failure to open (no record seen yet) gets here */
         memcpy(path + len - 4, "seg", 4);
         (void) pyro_segment_scan(path, ctx->fetch_ns, ctx->end_ns,
                                  pyro_render_record, ctx, &err);
     }
+
+    free(path);
 }
 
 
@@ -481,11 +486,12 @@ pyro_render_ctx_free(pyro_render_ctx_t *ctx)
 
 
 int
-pyro_query_render(const char *tenant_dir, const pyro_render_req_t *req,
-    pyro_buf_t *out, pyro_err_t *err)
+pyro_query_render(const char *root, const pyro_tenants_t *tenants,
+    const pyro_render_req_t *req, pyro_buf_t *out, pyro_err_t *err)
 {
     int                 rc;
-    char                group_by[1024];
+    char                group_by[1024], *dir;
+    size_t              i;
     int64_t             step;
     pyro_render_ctx_t   ctx;
 
@@ -520,10 +526,23 @@ pyro_query_render(const char *tenant_dir, const pyro_render_req_t *req,
     ctx.end_ns = req->until_ms * 1000000 + 999999;
     ctx.fetch_ns = (req->from_ms - step * 1000) * 1000000;
 
-    rc = pyro_render_scan(&ctx, tenant_dir, err);
-    if (rc != PYRO_OK) {
-        pyro_render_ctx_free(&ctx);
-        return rc;
+    for (i = 0; i < tenants->n; i++) {
+        dir = malloc(strlen(root) + PYRO_TENANT_MAX + 2);
+        if (dir == NULL) {
+            pyro_render_ctx_free(&ctx);
+            pyro_err_internal(err, "out of memory");
+            return PYRO_ERROR;
+        }
+
+        sprintf(dir, "%s/%s", root, tenants->id[i]);
+
+        rc = pyro_render_scan(&ctx, dir, err);
+        free(dir);
+
+        if (rc != PYRO_OK) {
+            pyro_render_ctx_free(&ctx);
+            return rc;
+        }
     }
 
     pyro_tree_finish(ctx.tree);

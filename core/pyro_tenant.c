@@ -7,6 +7,7 @@
  */
 
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pyro.h"
@@ -72,6 +73,75 @@ pyro_tenant_validate(const char *id, size_t len, pyro_err_t *err)
         pyro_err_invalid(err, "tenant ID is '.' or '..'");
         return PYRO_ERROR;
     }
+
+    return PYRO_OK;
+}
+
+
+static int
+pyro_tenant_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+
+/*
+ * Splits "a|b:meta|a" the way dskit's MultiResolver does: parts split on
+ * '|', a ":<metadata>" suffix dropped, each part validated, the IDs
+ * sorted and deduplicated.  Empty parts are skipped.
+ */
+int
+pyro_tenants_parse(const char *s, size_t len, pyro_tenants_t *t,
+    pyro_err_t *err)
+{
+    size_t       i, n, k;
+    const char  *p, *end, *bar, *colon;
+
+    t->n = 0;
+    end = s + len;
+
+    for (p = s; p < end; p = bar + 1) {
+        bar = memchr(p, '|', (size_t) (end - p));
+        if (bar == NULL) {
+            bar = end;
+        }
+
+        colon = memchr(p, ':', (size_t) (bar - p));
+        n = (size_t) ((colon ? colon : bar) - p);
+
+        if (n == 0) {
+            continue;
+        }
+
+        if (pyro_tenant_validate(p, n, err) != PYRO_OK) {
+            return PYRO_ERROR;
+        }
+
+        if (t->n == PYRO_TENANTS_MAX) {
+            pyro_err_invalid(err, "too many tenant IDs: max %d",
+                             PYRO_TENANTS_MAX);
+            return PYRO_ERROR;
+        }
+
+        memcpy(t->id[t->n], p, n);
+        t->id[t->n][n] = '\0';
+        t->n++;
+    }
+
+    if (t->n == 0) {
+        pyro_err_set(err, 401, "unauthenticated", "no org id");
+        return PYRO_ERROR;
+    }
+
+    qsort(t->id, t->n, sizeof(t->id[0]), pyro_tenant_cmp);
+
+    for (i = 1, k = 1; i < t->n; i++) {
+        if (strcmp(t->id[i], t->id[k - 1]) != 0) {
+            memmove(t->id[k++], t->id[i], sizeof(t->id[0]));
+        }
+    }
+
+    t->n = k;
 
     return PYRO_OK;
 }

@@ -58,7 +58,7 @@ ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r)
         return (rc != NGX_OK) ? rc : ngx_http_pyroscope_send_error(r, &ctx->err);
     }
 
-    rc = ngx_http_pyroscope_tenant(r, ctx, &ctx->err);
+    rc = ngx_http_pyroscope_tenant(r, ctx, 1, &ctx->err);
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -158,6 +158,8 @@ ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
         ngx_string("trie"), ngx_string("tree"), ngx_string("jfr"),
         ngx_string("pprof"), ngx_string("speedscope")
     };
+    static ngx_str_t   trie = ngx_string("binary/octet-stream+trie");
+    static ngx_str_t   tree = ngx_string("binary/octet-stream+tree");
 
     ctx->format = PYRO_FMT_FOLDED;
 
@@ -180,6 +182,16 @@ ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
 
     ct = r->headers_in.content_type ? &r->headers_in.content_type->value
                                     : NULL;
+
+    if (ct && ((ct->len == trie.len
+                && ngx_strncmp(ct->data, trie.data, trie.len) == 0)
+               || (ct->len == tree.len
+                   && ngx_strncmp(ct->data, tree.data, tree.len) == 0)))
+    {
+        v.data = ct->data + 20;
+        v.len = 4;
+        goto unsupported;
+    }
 
     if (ct && ngx_strlcasestrn(ct->data, ct->data + ct->len,
                                (u_char *) "multipart/form-data", 19 - 1)
@@ -490,7 +502,7 @@ ngx_http_pyroscope_commit(void *data, ngx_log_t *log)
     {
         ctx = ngx_queue_data(q, ngx_http_pyroscope_ctx_t, queue);
 
-        ctx->rc = pyro_writer_append(st->writer, ctx->tenant,
+        ctx->rc = pyro_writer_append(st->writer, ctx->tenants.id[0],
                                      ctx->record.data, ctx->record.len,
                                      &ctx->err);
     }

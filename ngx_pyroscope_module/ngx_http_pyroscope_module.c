@@ -37,6 +37,7 @@ static ngx_int_t ngx_http_pyroscope_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pyroscope_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_pyroscope_cleanup(void *data);
+static ngx_uint_t ngx_http_pyroscope_escapes_valid(u_char *p, u_char *end);
 static void ngx_http_pyroscope_task_handler(void *data, ngx_log_t *log);
 static u_char *ngx_http_pyroscope_error_json(ngx_pool_t *pool,
     const pyro_err_t *err, size_t *len);
@@ -433,16 +434,15 @@ ngx_http_pyroscope_cleanup(void *data)
 
 
 /*
- * Resolves the tenant as upstream does with multitenancy: no
+ * Resolves the tenants as upstream does with multitenancy: no
  * pyroscope_tenant means "anonymous"; an empty value is "anonymous"
- * unless pyroscope_tenant_required is on; a ":<metadata>" suffix is
- * dropped; the ID is validated before it can touch a path.
+ * unless pyroscope_tenant_required is on; "a|b" names several tenants,
+ * which only reads accept.  IDs are validated before they touch a path.
  */
 ngx_int_t
 ngx_http_pyroscope_tenant(ngx_http_request_t *r,
-    ngx_http_pyroscope_ctx_t *ctx, pyro_err_t *err)
+    ngx_http_pyroscope_ctx_t *ctx, ngx_uint_t write, pyro_err_t *err)
 {
-    u_char                         *colon;
     ngx_str_t                       v;
     ngx_http_pyroscope_loc_conf_t  *plcf;
 
@@ -465,24 +465,37 @@ ngx_http_pyroscope_tenant(ngx_http_request_t *r,
         ngx_str_set(&v, "anonymous");
     }
 
-    if (ngx_strlchr(v.data, v.data + v.len, '|')) {
+    if (pyro_tenants_parse((const char *) v.data, v.len, &ctx->tenants, err)
+        != PYRO_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (write && ctx->tenants.n > 1) {
         pyro_err_invalid(err, "multiple org IDs present");
         return NGX_DECLINED;
     }
 
-    colon = ngx_strlchr(v.data, v.data + v.len, ':');
-    if (colon) {
-        v.len = colon - v.data;
-    }
-
-    if (pyro_tenant_validate((const char *) v.data, v.len, err) != PYRO_OK) {
-        return NGX_DECLINED;
-    }
-
-    ngx_memcpy(ctx->tenant, v.data, v.len);
-    ctx->tenant[v.len] = '\0';
-
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_pyroscope_escapes_valid(u_char *p, u_char *end)
+{
+    for ( /* void */ ; p < end; p++) {
+        if (*p != '%') {
+            continue;
+        }
+
+        if (end - p < 3 || !isxdigit(p[1]) || !isxdigit(p[2])) {
+            return 0;
+        }
+
+        p += 2;
+    }
+
+    return 1;
 }
 
 
@@ -518,6 +531,11 @@ ngx_http_pyroscope_arg(ngx_http_request_t *r, const char *name,
         if (eq == NULL) {
             ngx_str_set(value, "");
             return NGX_OK;
+        }
+
+        /* Go's url.ParseQuery drops a pair with a bad escape */
+        if (!ngx_http_pyroscope_escapes_valid(eq + 1, amp)) {
+            continue;
         }
 
         dst = ngx_pnalloc(r->pool, amp - eq);

@@ -65,7 +65,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t         *request;
     ngx_queue_t                 queue;
-    char                        tenant[PYRO_TENANT_MAX + 1];
+    pyro_tenants_t              tenants;     /* sorted, deduplicated */
     ngx_uint_t                  own_response;
     ngx_str_t                   error_body;
 
@@ -80,7 +80,6 @@ typedef struct {
 
     /* render */
     pyro_render_req_t           render;
-    char                       *tenant_dir;
     pyro_buf_t                  out;
 } ngx_http_pyroscope_ctx_t;
 
@@ -95,7 +94,7 @@ void ngx_http_pyroscope_store_exit(ngx_cycle_t *cycle,
 
 ngx_http_pyroscope_ctx_t *ngx_http_pyroscope_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_pyroscope_tenant(ngx_http_request_t *r,
-    ngx_http_pyroscope_ctx_t *ctx, pyro_err_t *err);
+    ngx_http_pyroscope_ctx_t *ctx, ngx_uint_t write, pyro_err_t *err);
 ngx_int_t ngx_http_pyroscope_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 int64_t ngx_http_pyroscope_now_ns(void);

@@ -27,9 +27,8 @@ static void ngx_http_pyroscope_render_done(ngx_event_t *ev);
 ngx_int_t
 ngx_http_pyroscope_render_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                        rc;
-    ngx_http_pyroscope_ctx_t        *ctx;
-    ngx_http_pyroscope_main_conf_t  *pmcf;
+    ngx_int_t                  rc;
+    ngx_http_pyroscope_ctx_t  *ctx;
 
     ctx = ngx_http_pyroscope_ctx(r);
     if (ctx == NULL) {
@@ -53,7 +52,7 @@ ngx_http_pyroscope_render_handler(ngx_http_request_t *r)
         return ngx_http_pyroscope_send_error(r, &ctx->err);
     }
 
-    rc = ngx_http_pyroscope_tenant(r, ctx, &ctx->err);
+    rc = ngx_http_pyroscope_tenant(r, ctx, 0, &ctx->err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_pyroscope_render_args(r, ctx);
@@ -66,17 +65,6 @@ ngx_http_pyroscope_render_handler(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         return ngx_http_pyroscope_send_error(r, &ctx->err);
     }
-
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pyroscope_module);
-
-    ctx->tenant_dir = ngx_pnalloc(r->pool, pmcf->storage.len
-                                           + ngx_strlen(ctx->tenant) + 2);
-    if (ctx->tenant_dir == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf((u_char *) ctx->tenant_dir, "%V/%s%Z", &pmcf->storage,
-                ctx->tenant);
 
     if (ngx_http_pyroscope_post(r, ngx_http_pyroscope_render_query,
                                 ngx_http_pyroscope_render_done)
@@ -204,13 +192,22 @@ ngx_http_pyroscope_render_time(ngx_http_request_t *r, const char *name,
 }
 
 
-/* Runs in a pool thread: reads files only, writes ctx->out. */
+/*
+ * Runs in a pool thread: reads files only, writes ctx->out.  The main
+ * conf (the storage path) is read-only for the life of the cycle.
+ */
 static void
 ngx_http_pyroscope_render_query(void *data, ngx_log_t *log)
 {
     ngx_http_pyroscope_ctx_t *ctx = data;
 
-    ctx->rc = pyro_query_render(ctx->tenant_dir, &ctx->render, &ctx->out,
+    ngx_http_pyroscope_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(ctx->request,
+                                         ngx_http_pyroscope_module);
+
+    ctx->rc = pyro_query_render((const char *) pmcf->storage.data,
+                                &ctx->tenants, &ctx->render, &ctx->out,
                                 &ctx->err);
 }
 

@@ -111,11 +111,46 @@ test_length(void)
 }
 
 
+static void
+test_tenants_parse(void)
+{
+    pyro_err_t      err;
+    pyro_tenants_t  t;
+
+    PYRO_CHECK_INT(pyro_tenants_parse("b|a:meta=1|b", 12, &t, &err), PYRO_OK,
+                   "b|a:meta=1|b");
+    PYRO_CHECK_INT(t.n, 2, "deduplicated");
+    PYRO_CHECK_STR(t.id[0], "a", "sorted first, metadata dropped");
+    PYRO_CHECK_STR(t.id[1], "b", "sorted second");
+
+    PYRO_CHECK_INT(pyro_tenants_parse("dup|dup", 7, &t, &err), PYRO_OK,
+                   "dup|dup");
+    PYRO_CHECK_INT(t.n, 1, "dup|dup is one tenant");
+
+    PYRO_CHECK_INT(pyro_tenants_parse("a||", 3, &t, &err), PYRO_OK, "a||");
+    PYRO_CHECK_INT(t.n, 1, "empty parts skipped");
+
+    PYRO_CHECK_INT(pyro_tenants_parse("|", 1, &t, &err), PYRO_ERROR, "|");
+    PYRO_CHECK_INT(err.status, 401, "no ID at all");
+
+    PYRO_CHECK_INT(pyro_tenants_parse("ok|../x", 7, &t, &err), PYRO_ERROR,
+                   "one bad part");
+    PYRO_CHECK_INT(err.status, 400, "bad part status");
+    PYRO_CHECK(strstr(err.msg, "unsupported character '/'") != NULL, "%s",
+               err.msg);
+
+    PYRO_CHECK_INT(pyro_tenants_parse("a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q",
+                                      33, &t, &err), PYRO_ERROR, "17 IDs");
+}
+
+
 int
 main(void)
 {
     test_table();
     test_length();
+
+    test_tenants_parse();
 
     return pyro_test_done("tenant");
 }
