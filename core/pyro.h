@@ -147,8 +147,9 @@ int pyro_utf8_valid(const char *s, size_t n);
  * 16 us, 19 ns, anything else seconds; otherwise "now" followed by
  * +/-<int><unit> (the unit is everything after the digits, matched by
  * prefix as upstream's code does: s, min|m, h, d, w, mon|M, y; so
- * "now-3h30m" is now-3h; an unknown unit counts as 0).  Returns PYRO_OK with *out set, or
- * PYRO_ERROR for a value it cannot read (then *out is now_ns).
+ * "now-3h30m" is now-3h; an unknown unit counts as 0).  Returns PYRO_OK
+ * with *out set, or PYRO_ERROR for a value it cannot read (then *out is
+ * now_ns).
  */
 int pyro_attime_parse(const char *s, size_t len, int64_t now_ns,
     int64_t *out);

@@ -15,6 +15,8 @@
 #include "ngx_http_pyroscope_module.h"
 
 
+static ngx_int_t ngx_http_pyroscope_ingest_reject(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
@@ -54,25 +56,21 @@ ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r)
 
     if (r->method != NGX_HTTP_POST) {
         pyro_err_set(&ctx->err, 405, "unknown", "method not allowed");
-        rc = ngx_http_discard_request_body(r);
-        return (rc != NGX_OK) ? rc : ngx_http_pyroscope_send_error(r, &ctx->err);
+        return ngx_http_pyroscope_ingest_reject(r, ctx);
     }
 
     rc = ngx_http_pyroscope_tenant(r, ctx, 1, &ctx->err);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_pyroscope_ingest_meta(r, ctx);
+    }
+
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_pyroscope_ingest_meta(r, ctx);
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_discard_request_body(r);
-        return (rc != NGX_OK) ? rc : ngx_http_pyroscope_send_error(r, &ctx->err);
+        return ngx_http_pyroscope_ingest_reject(r, ctx);
     }
 
     rc = ngx_http_read_client_request_body(r, ngx_http_pyroscope_ingest_body);
@@ -82,6 +80,22 @@ ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/* Answers an error known before the body is read; the body is dropped. */
+static ngx_int_t
+ngx_http_pyroscope_ingest_reject(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_pyroscope_send_error(r, &ctx->err);
 }
 
 

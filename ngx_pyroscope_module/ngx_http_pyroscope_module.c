@@ -38,6 +38,7 @@ static ngx_int_t ngx_http_pyroscope_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_pyroscope_cleanup(void *data);
 static ngx_uint_t ngx_http_pyroscope_escapes_valid(u_char *p, u_char *end);
+static ngx_int_t ngx_http_pyroscope_nosniff(ngx_http_request_t *r);
 static void ngx_http_pyroscope_task_handler(void *data, ngx_log_t *log);
 static u_char *ngx_http_pyroscope_error_json(ngx_pool_t *pool,
     const pyro_err_t *err, size_t *len);
@@ -655,6 +656,24 @@ ngx_http_pyroscope_error_json(ngx_pool_t *pool, const pyro_err_t *err,
 }
 
 
+static ngx_int_t
+ngx_http_pyroscope_nosniff(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Content-Type-Options");
+    ngx_str_set(&h->value, "nosniff");
+
+    return NGX_OK;
+}
+
+
 /* Upstream's legacy error: {"code","message"} as JSON, and nosniff. */
 ngx_int_t
 ngx_http_pyroscope_send_error(ngx_http_request_t *r, const pyro_err_t *err)
@@ -662,7 +681,6 @@ ngx_http_pyroscope_send_error(ngx_http_request_t *r, const pyro_err_t *err)
     size_t            len;
     u_char           *p;
     ngx_uint_t        level;
-    ngx_table_elt_t  *h;
     static ngx_str_t  json = ngx_string("application/json");
 
     p = ngx_http_pyroscope_error_json(r->pool, err, &len);
@@ -670,14 +688,9 @@ ngx_http_pyroscope_send_error(ngx_http_request_t *r, const pyro_err_t *err)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_pyroscope_nosniff(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Content-Type-Options");
-    ngx_str_set(&h->value, "nosniff");
 
     level = (err->status >= 500) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
@@ -845,6 +858,10 @@ ngx_http_pyroscope_header_filter(ngx_http_request_t *r)
 
     p = ngx_http_pyroscope_error_json(r->pool, &err, &len);
     if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_pyroscope_nosniff(r) != NGX_OK) {
         return NGX_ERROR;
     }
 

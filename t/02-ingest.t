@@ -9,6 +9,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use JSON::PP;
 use PyroTest;
 
 my $t = PyroTest->new->start;
@@ -42,6 +43,7 @@ sub error_is {
     my ($r, $status, $code, $msg, $what) = @_;
     is($r->{status}, $status, "$what: status $status") or diag $r->{content};
     like($r->{headers}{'content-type'} // '', qr{^application/json}, "$what: JSON");
+    is($r->{headers}{'x-content-type-options'}, 'nosniff', "$what: nosniff");
     is(ref $r->{json}, 'HASH', "$what: a JSON object") or return;
     is_deeply([sort keys %{ $r->{json} }], ['code', 'message'], "$what: code and message only");
     is($r->{json}{code}, $code, "$what: code $code");
@@ -371,6 +373,21 @@ for my $f (qw(pprof jfr trie tree speedscope)) {
 {
     my $r = $t->get("/ingest?name=x&from=$ts");
     error_is($r, 405, 'unknown', qr/./, 'GET /ingest');
+}
+
+# client_max_body_size (1m in the harness): 413 in upstream's JSON shape
+{
+    my $r = $t->ingest("big;x 1\n" x 150000, name => 'r-413', from => $ts, sampleRate => 0);
+    error_is($r, 413, 'invalid_argument', qr/^request body too large/, 'a 1.2 MB body');
+    local $SIG{PIPE} = 'IGNORE';
+    my $chunk = "big;y 1\n" x 8192;
+    my ($status, $head, $b) = $t->raw("POST /ingest?name=r-413c&sampleRate=0&from=$ts HTTP/1.1\r\n"
+        . "Host: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        . (sprintf("%x\r\n%s\r\n", length $chunk, $chunk) x 20) . "0\r\n\r\n");
+    is($status, 413, 'a 1.3 MB chunked body: 413');
+    my $j = eval { JSON::PP->new->utf8->decode($b) } || {};
+    is($j->{code}, 'invalid_argument', 'chunked 413: invalid_argument');
+    is_deeply(got(qq/$RAW\{service_name=~"r-413.*"}/, $ts), {}, 'oversized bodies stored nothing');
 }
 
 $t->finish;

@@ -261,6 +261,24 @@ bad(qs([query => $RAW . '{}'], ['max-nodes' => -5]),
     'max flamegraph nodes limit must be set (max allowed 1048576)', 'max-nodes=-5');
 bad(qs([query => $RAW . '{}'], [maxNodes => 1048577]),
     'max flamegraph nodes limit 1048577 is greater than allowed 1048576', 'maxNodes=1048577');
+bad(qs([query => $RAW . '{}'], [from => $T + 60], [until => $T - 60]),
+    'query start time is after end time', 'from after until');
+{
+    # from and until default to now: an empty range, an empty timeline
+    my $now = time;
+    my $r = $t->get('/pyroscope/render?' . qs([query => $RAW . '{}']));
+    is($r->{status}, 200, 'no from/until: 200');
+    is_deeply($r->{json}{timeline}{samples}, [], 'no from/until: from = until = now, no samples');
+    ok(abs($r->{json}{timeline}{startTime} - $now) <= 30, 'no from/until: startTime is now');
+    push_ok('rNow', "n;x 4\n", 'now-10m');
+    $r = $t->get('/pyroscope/render?' . qs([query => qq/$RAW\{service_name="rNow"}/], [from => 'now-1h']));
+    is($r->{status}, 200, 'no until: 200');
+    is($r->{json}{flamebearer}{numTicks}, 4, 'no until: until is now');
+    is(scalar @{ $r->{json}{timeline}{samples} }, 240, 'now-1h .. now: 240 slots of 15 s');
+    my @nz = grep { $r->{json}{timeline}{samples}[$_] } 0 .. 239;
+    ok(@nz == 1 && $nz[0] >= 198 && $nz[0] <= 201 && $r->{json}{timeline}{samples}[$nz[0]] == 4,
+       'the push ten minutes ago is about 40 slots from the end') or diag "@nz";
+}
 {
     my $r = $t->post('/pyroscope/render?' . qs([query => $RAW . '{}']), '');
     is($r->{status}, 405, 'POST /pyroscope/render: 405');

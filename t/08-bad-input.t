@@ -16,12 +16,15 @@ $SIG{PIPE} = 'IGNORE';
 my $RAW = 'process_cpu:samples:count::';
 my $T = (int(time / 86400) - 1) * 86400 + 8 * 3600;
 
-my $t = PyroTest->new->start;
+# nginx lingers up to lingering_timeout (5 s) on a connection whose
+# client declared a body it never sent, and a graceful stop waits for it.
+my $t = PyroTest->new(http => 'lingering_timeout 1s;')->start;
 
 sub error_is {
     my ($r, $status, $code, $msg, $what) = @_;
     is($r->{status}, $status, "$what: status $status") or diag substr($r->{content} // '', 0, 300);
     like($r->{headers}{'content-type'} // '', qr{^application/json}, "$what: JSON");
+    is($r->{headers}{'x-content-type-options'}, 'nosniff', "$what: nosniff");
     is(ref $r->{json}, 'HASH', "$what: a JSON object") or return;
     is_deeply([sort keys %{ $r->{json} }], ['code', 'message'], "$what: code and message only");
     is($r->{json}{code}, $code, "$what: code $code");
@@ -43,14 +46,41 @@ sub stored {
     return $st;
 }
 
+# Like PyroTest::raw, but stops reading once the response is complete
+# (nginx may linger before closing after an early 413).
+sub raw_until_body {
+    my ($text) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 30)
+        or die "connect: $!";
+    print $s $text;
+    shutdown($s, 1);
+    my $resp = '';
+    my $deadline = time + 30;
+    while (time < $deadline) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $resp .= $buf;
+        if ($resp =~ /\r\n\r\n/) {
+            my ($h, $b) = split /\r\n\r\n/, $resp, 2;
+            my ($len) = $h =~ /^Content-Length:\s*(\d+)/mi;
+            last if defined $len && length($b) >= $len;
+        }
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d+)};
+    return ($status // 0, $head // '', $body // '');
+}
+
 # raw() with the response parsed as the harness does for HTTP::Tiny
 sub raw_json {
     my ($text) = @_;
-    my ($status, $head, $body) = $t->raw($text);
+    my ($status, $head, $body) = raw_until_body($text);
     my ($ct) = $head =~ /^Content-Type:\s*([^\r\n]*)/mi;
+    my ($ns) = $head =~ /^X-Content-Type-Options:\s*([^\r\n]*)/mi;
     my $json = eval { JSON::PP->new->utf8->decode($body) };
     return { status => $status, content => $body, json => $json,
-             headers => { 'content-type' => $ct } };
+             headers => { 'content-type' => $ct, 'x-content-type-options' => $ns } };
 }
 
 # --- malformed counts -------------------------------------------------------------

@@ -15,6 +15,7 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use File::Spec;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -23,8 +24,9 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 our $NGINX  = $ENV{NGINX} || '/usr/sbin/nginx';
-our $MODULE = $ENV{PYRO_MODULE}
-    || (__FILE__ =~ s{t/lib/PyroTest\.pm$}{}r) . 'build/nginx/ngx_http_pyroscope_module.so';
+# absolute: load_module resolves a relative path against nginx's prefix
+our $MODULE = File::Spec->rel2abs($ENV{PYRO_MODULE}
+    || (__FILE__ =~ s{t/lib/PyroTest\.pm$}{}r) . 'build/nginx/ngx_http_pyroscope_module.so');
 
 sub new {
     my ($class, %opt) = @_;
