@@ -313,6 +313,10 @@ int pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
     int64_t time_ns, int64_t duration_ns);
 /* Adds value to the current profile's sample at node (summed). */
 int pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value);
+/* The same for a sample that carries a span ID (pprof span_id label);
+ * samples are summed per (node, span).  span 0 means none. */
+int pyro_batch_sample_span(pyro_batch_t *b, uint32_t node, uint64_t span,
+    uint64_t value);
 /* Number of profiles that have at least one sample. */
 size_t pyro_batch_nprofiles(const pyro_batch_t *b);
 /* Appends a whole record (header + payload) to out. */
@@ -425,6 +429,120 @@ void pyro_writer_free(pyro_writer_t *w);
 
 
 /*
+ * Limits, with upstream's defaults (pkg/validation/limits.go); each one is
+ * a directive in the glue.
+ */
+typedef struct {
+    size_t          max_profile_size;       /* 4 MiB, uncompressed */
+    size_t          max_samples;            /* 16000 per profile */
+    size_t          max_depth;              /* 1000: deeper stacks truncated */
+    size_t          max_symbol_len;         /* 65535: longer kept as suffix */
+    size_t          max_sample_labels;      /* 100 per sample */
+    size_t          max_label_names;        /* 30 per series */
+    size_t          max_label_name_len;     /* 1024 */
+    size_t          max_label_value_len;    /* 2048 */
+} pyro_limits_t;
+
+void pyro_limits_default(pyro_limits_t *l);
+
+/* Upstream's ValidateLabels (spec 4.5); 400 invalid_argument. */
+int pyro_labels_validate(const pyro_labels_t *ls, const pyro_limits_t *l,
+    pyro_err_t *err);
+/* Adds __profile_type__, __type__, __unit__, __period_type__,
+ * __period_unit__ and __service_name__ (a copy of service_name). */
+int pyro_labels_add_internal(pyro_labels_t *ls, const char *metric,
+    const char *type, const char *unit, const char *ptype, const char *punit);
+
+
+/*
+ * gzip: if data starts with the gzip magic (1f 8b) it is inflated into
+ * out, never past max bytes (then 400 "uncompressed profile payload size
+ * exceeds limit of <max>"); otherwise PYRO_DECLINED and out is untouched.
+ * Implemented in pyro_gzip.c.
+ */
+int pyro_gunzip(const char *data, size_t len, size_t max, pyro_buf_t *out,
+    pyro_err_t *err);
+
+
+/*
+ * multipart/form-data over a contiguous body (RFC 7578).  Parts point
+ * into the body.  Implemented in pyro_multipart.c.
+ */
+typedef struct {
+    pyro_str_t      name;
+    pyro_str_t      filename;       /* len 0 and data NULL: not a file part */
+    pyro_str_t      content_type;
+    pyro_str_t      data;
+} pyro_part_t;
+
+#define PYRO_PARTS_MAX  16
+
+/* content_type is the request's Content-Type value (with the boundary). */
+int pyro_multipart_parse(const char *content_type, size_t ctlen,
+    const char *body, size_t len, pyro_part_t *parts, size_t *nparts,
+    pyro_err_t *err);
+/* The first file part called name, or NULL (upstream reads file parts
+ * only). */
+const pyro_part_t *pyro_multipart_file(const pyro_part_t *parts,
+    size_t nparts, const char *name);
+
+
+/*
+ * pprof ingestion (spec section 4).  Implemented in pyro_pprof.c with a
+ * bounded, allocation-light reader of the protobuf wire format.
+ */
+typedef struct {
+    /* the series labels: Push labels, or /ingest's from the name */
+    const pyro_labels_t  *labels;
+    /* /ingest: derive __name__ from the sample types (spec 4.2) */
+    int                   derive_name;
+    /* sample_type_config: sample type -> display-name, or NULL */
+    const pyro_labels_t  *display_names;
+    /* time for profiles whose time_nanos is 0 or in 1970 */
+    int64_t               default_time_ns;
+    const pyro_limits_t  *limits;
+} pyro_pprof_opts_t;
+
+/*
+ * Decodes one pprof profile (gzip or plain) and adds it to the batch:
+ * one profile per sample type and per set of string sample labels
+ * (existing series labels win; span_id / profile_id kept per sample as
+ * span IDs, trace_id ignored), validated and normalized as upstream's
+ * distributor.  Errors are 400 invalid_argument with upstream's
+ * messages.
+ */
+int pyro_pprof_ingest(pyro_batch_t *b, const char *data, size_t len,
+    const pyro_pprof_opts_t *opts, pyro_err_t *err);
+
+
+/*
+ * push.v1.PusherService/Push requests, binary (protobuf-c) or JSON
+ * (jansson, protojson rules).  The decoded request owns its memory.
+ * Implemented in pyro_push.c.
+ */
+typedef struct {
+    pyro_str_t      raw;            /* raw_profile bytes (gzip or plain) */
+} pyro_push_sample_t;
+
+typedef struct {
+    pyro_labels_t        labels;
+    pyro_push_sample_t  *samples;
+    size_t               nsamples;
+} pyro_push_series_t;
+
+typedef struct {
+    pyro_push_series_t  *series;
+    size_t               nseries;
+    void                *owner;     /* decoder memory behind raw bytes */
+} pyro_push_t;
+
+/* json: 1 for application/json.  Errors: 400 invalid_argument. */
+int pyro_push_decode(const char *body, size_t len, int json,
+    pyro_push_t *push, pyro_err_t *err);
+void pyro_push_free(pyro_push_t *push);
+
+
+/*
  * Legacy /ingest text formats (folded, lines) into a batch, with every
  * rule of upstream's text path (spec section 3).  Implemented in
  * pyro_ingest.c.
@@ -440,6 +558,7 @@ typedef struct {
     int64_t         sample_rate;   /* already defaulted: 100 */
     int64_t         from_ns;
     int64_t         until_ns;
+    const pyro_limits_t  *limits;  /* NULL: upstream's defaults */
 } pyro_ingest_meta_t;
 
 /*

@@ -15,11 +15,6 @@
 #include "pyro.h"
 
 
-#define PYRO_MAX_LABEL_NAMES        30
-#define PYRO_MAX_LABEL_NAME_LEN     1024
-#define PYRO_MAX_LABEL_VALUE_LEN    2048
-
-
 typedef struct {
     const char     *suffix;
     const char     *metric;
@@ -97,9 +92,23 @@ pyro_labels_string(const pyro_labels_t *ls, char *out, size_t size)
 }
 
 
-/* Upstream's ValidateLabels (spec 4.5), with its default limits. */
-static int
-pyro_labels_validate(const pyro_labels_t *ls, pyro_err_t *err)
+void
+pyro_limits_default(pyro_limits_t *l)
+{
+    l->max_profile_size = 4 * 1024 * 1024;
+    l->max_samples = 16000;
+    l->max_depth = 1000;
+    l->max_symbol_len = 65535;
+    l->max_sample_labels = 100;
+    l->max_label_names = 30;
+    l->max_label_name_len = 1024;
+    l->max_label_value_len = 2048;
+}
+
+
+int
+pyro_labels_validate(const pyro_labels_t *ls, const pyro_limits_t *l,
+    pyro_err_t *err)
 {
     size_t       i;
     char         str[256];
@@ -107,9 +116,9 @@ pyro_labels_validate(const pyro_labels_t *ls, pyro_err_t *err)
 
     pyro_labels_string(ls, str, sizeof(str));
 
-    if (ls->n > PYRO_MAX_LABEL_NAMES) {
+    if (ls->n > l->max_label_names) {
         pyro_err_invalid(err, "profile series '%s' has %zu label names; "
-                         "limit %d", str, ls->n, PYRO_MAX_LABEL_NAMES);
+                         "limit %zu", str, ls->n, l->max_label_names);
         return PYRO_ERROR;
     }
 
@@ -117,13 +126,13 @@ pyro_labels_validate(const pyro_labels_t *ls, pyro_err_t *err)
         name = ls->v[i].name;
         value = ls->v[i].value;
 
-        if (strlen(name) > PYRO_MAX_LABEL_NAME_LEN) {
+        if (strlen(name) > l->max_label_name_len) {
             pyro_err_invalid(err, "profile with labels '%s' has label name "
                              "too long: '%.64s...'", str, name);
             return PYRO_ERROR;
         }
 
-        if (strlen(value) > PYRO_MAX_LABEL_VALUE_LEN) {
+        if (strlen(value) > l->max_label_value_len) {
             pyro_err_invalid(err, "profile with labels '%s' has label value "
                              "too long: '%.64s...'", str, value);
             return PYRO_ERROR;
@@ -153,8 +162,7 @@ pyro_labels_validate(const pyro_labels_t *ls, pyro_err_t *err)
 }
 
 
-/* The labels every stored series carries for its profile type. */
-static int
+int
 pyro_labels_add_internal(pyro_labels_t *ls, const char *metric,
     const char *type, const char *unit, const char *ptype, const char *punit)
 {
@@ -207,6 +215,7 @@ pyro_ingest_series(const pyro_ingest_meta_t *m, const pyro_appname_t *an,
 {
     char                 *app, *dot;
     const char           *type, *unit, *ptype, *punit, *suffix;
+    pyro_limits_t         defaults;
     const pyro_suffix_t  *sf;
 
     app = an->app;
@@ -260,7 +269,13 @@ pyro_ingest_series(const pyro_ingest_meta_t *m, const pyro_appname_t *an,
         }
     }
 
-    if (pyro_labels_validate(ls, err) != PYRO_OK) {
+    if (m->limits == NULL) {
+        pyro_limits_default(&defaults);
+    }
+
+    if (pyro_labels_validate(ls, m->limits ? m->limits : &defaults, err)
+        != PYRO_OK)
+    {
         return PYRO_ERROR;
     }
 
