@@ -331,22 +331,29 @@ void pyro_batch_free(pyro_batch_t *b);
 #define PYRO_FILE_VERSION    1
 #define PYRO_FILE_HDR_SIZE   16
 #define PYRO_REC_MAGIC       0x52525950      /* "PYRR" little endian */
-#define PYRO_REC_HDR_SIZE    40
+#define PYRO_REC_HDR_SIZE    48
 #define PYRO_REC_ZLIB        0x1
 #define PYRO_REC_MAX         (256u << 20)    /* sanity bound on one record */
 
+/*
+ * A record is a header, a "meta" section (per profile: time, duration,
+ * series labels, sample count; never compressed, so a query can select
+ * profiles without inflating anything) and a "body" (symbols, stack
+ * nodes and samples; zlib-deflated when that pays).
+ */
 typedef struct {
     uint32_t        crc;
-    uint32_t        payload_len;
-    uint32_t        raw_len;
+    uint32_t        meta_len;
+    uint32_t        body_len;       /* as stored */
+    uint32_t        body_raw_len;   /* after inflate */
     uint32_t        flags;
     uint32_t        nprofiles;
     int64_t         min_time_ns;
     int64_t         max_time_ns;
 } pyro_rec_hdr_t;
 
-/* A decoded record payload; every pointer points into "raw" or into
- * arrays owned by the record (freed by pyro_record_free). */
+/* A decoded record; every pointer points into arrays owned by the
+ * record (freed by pyro_record_free). */
 typedef struct {
     uint32_t        name;
     uint32_t        file;
@@ -361,20 +368,27 @@ typedef struct {
 typedef struct {
     uint32_t        node;
     uint64_t        value;
+    uint64_t        span;          /* 0: none */
 } pyro_sample_t;
 
 typedef struct {
     int64_t         time_ns;
     int64_t         duration_ns;
-    uint32_t       *labels;        /* nlabels pairs of string indexes */
+    pyro_label_t   *labels;        /* sorted by name, NUL-terminated */
     size_t          nlabels;
-    pyro_sample_t  *samples;
+    pyro_sample_t  *samples;       /* NULL until the body is decoded */
     size_t          nsamples;
     uint64_t        total;
 } pyro_prof_t;
 
 typedef struct {
-    char           *raw;           /* the uncompressed payload (owned) */
+    pyro_prof_t    *profs;
+    size_t          nprofs;
+    char           *metabuf;       /* label strings */
+    const char     *body;          /* the stored body, in the caller's
+                                      buffer, until the body is decoded */
+    pyro_rec_hdr_t  hdr;
+    char           *raw;           /* the inflated body */
     char           *strbuf;        /* NUL-terminated copies of strings */
     pyro_str_t     *strings;
     size_t          nstrings;
@@ -382,8 +396,6 @@ typedef struct {
     size_t          nfuncs;
     pyro_node_t    *nodes;
     size_t          nnodes;
-    pyro_prof_t    *profs;
-    size_t          nprofs;
 } pyro_record_t;
 
 /* Checks the header at p (avail bytes); PYRO_AGAIN if incomplete. */
@@ -391,6 +403,12 @@ int pyro_rec_hdr_parse(const void *p, size_t avail, pyro_rec_hdr_t *h);
 /* Verifies the CRC and decodes a whole record (header at p). */
 int pyro_record_decode(const void *p, size_t len, pyro_record_t *rec,
     pyro_err_t *err);
+/* Verifies the CRC and decodes the meta section only; the bytes at p must
+ * stay valid until pyro_record_decode_body() or pyro_record_free(). */
+int pyro_record_decode_meta(const void *p, size_t len, pyro_record_t *rec,
+    pyro_err_t *err);
+/* Inflates and decodes the body: symbols, nodes and every sample. */
+int pyro_record_decode_body(pyro_record_t *rec, pyro_err_t *err);
 void pyro_record_free(pyro_record_t *rec);
 
 /*

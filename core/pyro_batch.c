@@ -28,12 +28,21 @@ typedef struct {
 } pyro_ht_t;
 
 typedef struct {
+    uint32_t        node;
+    uint64_t        span;
+    uint64_t        value;
+} pyro_bspan_t;
+
+typedef struct {
     pyro_labels_t   labels;
     int64_t         time_ns;
     int64_t         duration_ns;
-    uint64_t       *vals;           /* indexed by node id */
+    uint64_t       *vals;           /* samples without a span, by node id */
     size_t          nvals;
-    size_t          nsamples;
+    size_t          nsamples;       /* nonzero entries of vals */
+    pyro_bspan_t   *spans;          /* samples with a span, merged at encode */
+    size_t          nspans;
+    size_t          spans_cap;
 } pyro_bprof_t;
 
 struct pyro_batch_s {
@@ -430,6 +439,81 @@ pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value)
 }
 
 
+int
+pyro_batch_sample_span(pyro_batch_t *b, uint32_t node, uint64_t span,
+    uint64_t value)
+{
+    pyro_bprof_t  *p;
+
+    if (span == 0) {
+        return pyro_batch_sample(b, node, value);
+    }
+
+    if (b->nprofs == 0 || node >= b->nnodes) {
+        return PYRO_ERROR;
+    }
+
+    p = &b->profs[b->nprofs - 1];
+
+    if (value == 0) {
+        return PYRO_OK;
+    }
+
+    if (pyro_grow((void **) &p->spans, &p->spans_cap, p->nspans,
+                  sizeof(pyro_bspan_t)) != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    p->spans[p->nspans].node = node;
+    p->spans[p->nspans].span = span;
+    p->spans[p->nspans].value = value;
+    p->nspans++;
+
+    return PYRO_OK;
+}
+
+
+static int
+pyro_bspan_cmp(const void *a, const void *b)
+{
+    const pyro_bspan_t  *x = a, *y = b;
+
+    if (x->node != y->node) {
+        return x->node < y->node ? -1 : 1;
+    }
+
+    return (x->span > y->span) - (x->span < y->span);
+}
+
+
+/* Sorts the span samples and sums duplicates of (node, span). */
+static void
+pyro_bprof_merge_spans(pyro_bprof_t *p)
+{
+    size_t  i, k;
+
+    if (p->nspans < 2) {
+        return;
+    }
+
+    qsort(p->spans, p->nspans, sizeof(pyro_bspan_t), pyro_bspan_cmp);
+
+    for (i = 1, k = 0; i < p->nspans; i++) {
+        if (p->spans[i].node == p->spans[k].node
+            && p->spans[i].span == p->spans[k].span)
+        {
+            p->spans[k].value += p->spans[i].value;
+            continue;
+        }
+
+        p->spans[++k] = p->spans[i];
+    }
+
+    p->nspans = k + 1;
+}
+
+
 size_t
 pyro_batch_nprofiles(const pyro_batch_t *b)
 {
@@ -438,7 +522,7 @@ pyro_batch_nprofiles(const pyro_batch_t *b)
     n = 0;
 
     for (i = 0; i < b->nprofs; i++) {
-        n += (b->profs[i].nsamples != 0);
+        n += (b->profs[i].nsamples + b->profs[i].nspans != 0);
     }
 
     return n;
@@ -446,77 +530,60 @@ pyro_batch_nprofiles(const pyro_batch_t *b)
 
 
 static void
-pyro_batch_encode_profile(pyro_batch_t *b, pyro_bprof_t *p, pyro_buf_t *out)
+pyro_buf_put_lstr(pyro_buf_t *out, const char *s)
 {
-    size_t    i, n;
-    uint32_t  name, value;
+    size_t  n;
 
-    pyro_buf_put_uvarint(out, (uint64_t) p->time_ns);
-    pyro_buf_put_uvarint(out, (uint64_t) p->duration_ns);
-    pyro_buf_put_uvarint(out, p->labels.n);
+    n = strlen(s);
+    pyro_buf_put_uvarint(out, n);
+    pyro_buf_append(out, s, n);
+}
+
+
+/* The meta section entry: time, duration, labels inline, sample count. */
+static void
+pyro_batch_encode_meta(pyro_bprof_t *p, pyro_buf_t *meta)
+{
+    size_t  i;
+
+    pyro_buf_put_uvarint(meta, (uint64_t) p->time_ns);
+    pyro_buf_put_uvarint(meta, (uint64_t) p->duration_ns);
+    pyro_buf_put_uvarint(meta, p->labels.n);
 
     for (i = 0; i < p->labels.n; i++) {
-        name = pyro_batch_string(b, p->labels.v[i].name,
-                                 strlen(p->labels.v[i].name));
-        value = pyro_batch_string(b, p->labels.v[i].value,
-                                  strlen(p->labels.v[i].value));
-        if (name == UINT32_MAX || value == UINT32_MAX) {
-            out->failed = 1;
-            return;
-        }
-
-        pyro_buf_put_uvarint(out, name);
-        pyro_buf_put_uvarint(out, value);
+        pyro_buf_put_lstr(meta, p->labels.v[i].name);
+        pyro_buf_put_lstr(meta, p->labels.v[i].value);
     }
 
-    n = 0;
+    pyro_buf_put_uvarint(meta, p->nsamples + p->nspans);
+}
 
-    for (i = 0; i < p->nvals && i < b->nnodes; i++) {
-        n += (p->vals[i] != 0);
-    }
 
-    pyro_buf_put_uvarint(out, n);
+static void
+pyro_batch_encode_samples(pyro_batch_t *b, pyro_bprof_t *p, pyro_buf_t *out)
+{
+    size_t  i;
 
     for (i = 0; i < p->nvals && i < b->nnodes; i++) {
         if (p->vals[i] != 0) {
             pyro_buf_put_uvarint(out, i);
             pyro_buf_put_uvarint(out, p->vals[i]);
+            pyro_buf_put_uvarint(out, 0);
         }
+    }
+
+    for (i = 0; i < p->nspans; i++) {
+        pyro_buf_put_uvarint(out, p->spans[i].node);
+        pyro_buf_put_uvarint(out, p->spans[i].value);
+        pyro_buf_put_uvarint(out, p->spans[i].span);
     }
 }
 
 
-/*
- * The payload: profiles are encoded first (into a separate buffer)
- * because their label strings are interned while encoding, and the
- * string table must come first in the payload.
- */
-static int
-pyro_batch_payload(pyro_batch_t *b, pyro_buf_t *out, uint32_t *nprofs,
-    int64_t *min_ns, int64_t *max_ns)
+static void
+pyro_batch_encode_symbols(pyro_batch_t *b, pyro_buf_t *out)
 {
-    size_t        i;
-    pyro_buf_t    profs;
-    pyro_bprof_t  *p;
-
-    memset(&profs, 0, sizeof(pyro_buf_t));
-    *nprofs = 0;
-    *min_ns = INT64_MAX;
-    *max_ns = INT64_MIN;
-
-    for (i = 0; i < b->nprofs; i++) {
-        p = &b->profs[i];
-
-        if (p->nsamples == 0) {
-            continue;
-        }
-
-        pyro_batch_encode_profile(b, p, &profs);
-        (*nprofs)++;
-
-        *min_ns = p->time_ns < *min_ns ? p->time_ns : *min_ns;
-        *max_ns = p->time_ns > *max_ns ? p->time_ns : *max_ns;
-    }
+    size_t  i;
 
     pyro_buf_put_uvarint(out, b->nstrs);
 
@@ -540,21 +607,60 @@ pyro_batch_payload(pyro_batch_t *b, pyro_buf_t *out, uint32_t *nprofs,
         pyro_buf_put_uvarint(out, b->nodes[i].fn);
         pyro_buf_put_uvarint(out, b->nodes[i].line);
     }
-
-    pyro_buf_put_uvarint(out, *nprofs);
-    pyro_buf_append(out, profs.data, profs.len);
-
-    if (profs.failed) {
-        out->failed = 1;
-    }
-
-    pyro_buf_free(&profs);
-
-    return out->failed ? PYRO_ERROR : PYRO_OK;
 }
 
 
-/* Deflates the payload when that saves at least an eighth of it. */
+typedef struct {
+    pyro_buf_t      meta;
+    pyro_buf_t      body;
+    pyro_buf_t      z;
+    uint32_t        nprofs;
+    int64_t         min_ns;
+    int64_t         max_ns;
+} pyro_enc_t;
+
+
+/* Builds the meta section and the uncompressed body. */
+static int
+pyro_batch_sections(pyro_batch_t *b, pyro_enc_t *e)
+{
+    size_t         i, n;
+    pyro_bprof_t  *p;
+
+    e->min_ns = INT64_MAX;
+    e->max_ns = INT64_MIN;
+
+    n = pyro_batch_nprofiles(b);
+    pyro_buf_put_uvarint(&e->meta, n);
+    pyro_batch_encode_symbols(b, &e->body);
+
+    for (i = 0; i < b->nprofs; i++) {
+        p = &b->profs[i];
+
+        if (p->nsamples + p->nspans == 0) {
+            continue;
+        }
+
+        pyro_bprof_merge_spans(p);
+        pyro_batch_encode_meta(p, &e->meta);
+        pyro_batch_encode_samples(b, p, &e->body);
+
+        e->nprofs++;
+        e->min_ns = p->time_ns < e->min_ns ? p->time_ns : e->min_ns;
+        e->max_ns = p->time_ns > e->max_ns ? p->time_ns : e->max_ns;
+    }
+
+    if (e->meta.failed || e->body.failed || e->meta.len > PYRO_REC_MAX
+        || e->body.len > PYRO_REC_MAX)
+    {
+        return PYRO_ERROR;
+    }
+
+    return PYRO_OK;
+}
+
+
+/* Deflates the body when that saves at least an eighth of it. */
 static int
 pyro_batch_compress(pyro_buf_t *raw, pyro_buf_t *z)
 {
@@ -586,42 +692,50 @@ pyro_batch_compress(pyro_buf_t *raw, pyro_buf_t *z)
 }
 
 
+static void
+pyro_batch_put_header(pyro_enc_t *e, pyro_buf_t *body, uint32_t flags,
+    pyro_buf_t *out)
+{
+    pyro_buf_put_u32le(out, PYRO_REC_MAGIC);
+    pyro_buf_put_u32le(out, 0);
+    pyro_buf_put_u32le(out, (uint32_t) e->meta.len);
+    pyro_buf_put_u32le(out, (uint32_t) body->len);
+    pyro_buf_put_u32le(out, (uint32_t) e->body.len);
+    pyro_buf_put_u32le(out, flags);
+    pyro_buf_put_u32le(out, e->nprofs);
+    pyro_buf_put_u32le(out, 0);
+    pyro_buf_put_u64le(out, (uint64_t) (e->nprofs ? e->min_ns : 0));
+    pyro_buf_put_u64le(out, (uint64_t) (e->nprofs ? e->max_ns : 0));
+}
+
+
 int
 pyro_batch_encode(pyro_batch_t *b, pyro_buf_t *out)
 {
     int          rc;
     size_t       start;
-    uint32_t     nprofs, crc, flags;
-    int64_t      min_ns, max_ns;
-    pyro_buf_t   raw, z, *payload;
+    uint32_t     crc;
+    pyro_buf_t  *body;
+    pyro_enc_t   e;
 
-    memset(&raw, 0, sizeof(pyro_buf_t));
-    memset(&z, 0, sizeof(pyro_buf_t));
+    memset(&e, 0, sizeof(pyro_enc_t));
 
-    rc = pyro_batch_payload(b, &raw, &nprofs, &min_ns, &max_ns);
-    if (rc != PYRO_OK || raw.len > PYRO_REC_MAX) {
-        rc = PYRO_ERROR;
+    rc = pyro_batch_sections(b, &e);
+    if (rc != PYRO_OK) {
         goto done;
     }
 
-    rc = pyro_batch_compress(&raw, &z);
+    rc = pyro_batch_compress(&e.body, &e.z);
     if (rc == PYRO_ERROR) {
         goto done;
     }
 
-    payload = (rc == PYRO_OK) ? &z : &raw;
-    flags = (rc == PYRO_OK) ? PYRO_REC_ZLIB : 0;
+    body = (rc == PYRO_OK) ? &e.z : &e.body;
 
     start = out->len;
-    pyro_buf_put_u32le(out, PYRO_REC_MAGIC);
-    pyro_buf_put_u32le(out, 0);
-    pyro_buf_put_u32le(out, (uint32_t) payload->len);
-    pyro_buf_put_u32le(out, (uint32_t) raw.len);
-    pyro_buf_put_u32le(out, flags);
-    pyro_buf_put_u32le(out, nprofs);
-    pyro_buf_put_u64le(out, (uint64_t) (nprofs ? min_ns : 0));
-    pyro_buf_put_u64le(out, (uint64_t) (nprofs ? max_ns : 0));
-    pyro_buf_append(out, payload->data, payload->len);
+    pyro_batch_put_header(&e, body, (rc == PYRO_OK) ? PYRO_REC_ZLIB : 0, out);
+    pyro_buf_append(out, e.meta.data, e.meta.len);
+    pyro_buf_append(out, body->data, body->len);
 
     if (out->failed) {
         rc = PYRO_ERROR;
@@ -639,8 +753,9 @@ pyro_batch_encode(pyro_batch_t *b, pyro_buf_t *out)
 
 done:
 
-    pyro_buf_free(&raw);
-    pyro_buf_free(&z);
+    pyro_buf_free(&e.meta);
+    pyro_buf_free(&e.body);
+    pyro_buf_free(&e.z);
 
     return rc;
 }
@@ -658,6 +773,7 @@ pyro_batch_free(pyro_batch_t *b)
     for (i = 0; i < b->nprofs; i++) {
         pyro_labels_free(&b->profs[i].labels);
         free(b->profs[i].vals);
+        free(b->profs[i].spans);
     }
 
     pyro_buf_free(&b->bytes);

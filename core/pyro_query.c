@@ -37,8 +37,6 @@ typedef struct {
     size_t             memo_cap;
     uint32_t          *stack;
     size_t             stack_cap;
-    pyro_label_t      *labels;      /* a view of one profile's labels */
-    size_t             labels_cap;
     unsigned           corrupt;
     int                nomem;
 } pyro_render_ctx_t;
@@ -151,6 +149,18 @@ pyro_render_group(pyro_render_ctx_t *ctx, const pyro_label_t *v, size_t n)
 }
 
 
+/* Selects a profile by its series labels and time (meta only). */
+static int
+pyro_render_wants(pyro_render_ctx_t *ctx, const pyro_prof_t *p)
+{
+    if (p->time_ns < ctx->fetch_ns || p->time_ns > ctx->end_ns) {
+        return 0;
+    }
+
+    return pyro_selector_match(ctx->sel, p->labels, p->nlabels);
+}
+
+
 static void
 pyro_render_profile(pyro_render_ctx_t *ctx, const pyro_record_t *rec,
     const pyro_prof_t *p)
@@ -159,28 +169,16 @@ pyro_render_profile(pyro_render_ctx_t *ctx, const pyro_record_t *rec,
     uint32_t       node;
     pyro_group_t  *g;
 
-    for (i = 0; i < p->nlabels; i++) {
-        ctx->labels[i].name = (char *) rec->strings[p->labels[2 * i]].data;
-        ctx->labels[i].value =
-                          (char *) rec->strings[p->labels[2 * i + 1]].data;
-    }
+    g = pyro_render_group(ctx, p->labels, p->nlabels);
 
-    if (!pyro_selector_match(ctx->sel, ctx->labels, p->nlabels)) {
+    if (g == NULL || pyro_points_add(&g->pts, p->time_ns / 1000000,
+                                     (double) p->total) != PYRO_OK)
+    {
+        ctx->nomem = 1;
         return;
     }
 
-    if (p->time_ns >= ctx->fetch_ns && p->time_ns <= ctx->end_ns) {
-        g = pyro_render_group(ctx, ctx->labels, p->nlabels);
-
-        if (g == NULL || pyro_points_add(&g->pts, p->time_ns / 1000000,
-                                         (double) p->total) != PYRO_OK)
-        {
-            ctx->nomem = 1;
-            return;
-        }
-    }
-
-    if (p->time_ns < ctx->start_ns || p->time_ns > ctx->end_ns) {
+    if (p->time_ns < ctx->start_ns) {
         return;
     }
 
@@ -191,32 +189,45 @@ pyro_render_profile(pyro_render_ctx_t *ctx, const pyro_record_t *rec,
 }
 
 
+/*
+ * A record's body is inflated and decoded only when one of its profiles
+ * is selected: the series labels are in the uncompressed meta section.
+ */
 static int
 pyro_render_record(void *data, const pyro_rec_hdr_t *h, const char *buf,
     size_t len)
 {
-    size_t              i, nl;
+    size_t              i, want;
     pyro_err_t          err;
     pyro_record_t       rec;
     pyro_render_ctx_t  *ctx = data;
 
-    if (pyro_record_decode(buf, len, &rec, &err) != PYRO_OK) {
+    if (pyro_record_decode_meta(buf, len, &rec, &err) != PYRO_OK) {
         ctx->corrupt++;
         return PYRO_OK;
     }
 
-    nl = 0;
+    want = 0;
 
     for (i = 0; i < rec.nprofs; i++) {
-        nl = rec.profs[i].nlabels > nl ? rec.profs[i].nlabels : nl;
+        want += pyro_render_wants(ctx, &rec.profs[i]);
+    }
+
+    if (want == 0) {
+        pyro_record_free(&rec);
+        return PYRO_OK;
+    }
+
+    if (pyro_record_decode_body(&rec, &err) != PYRO_OK) {
+        pyro_record_free(&rec);
+        ctx->corrupt++;
+        return PYRO_OK;
     }
 
     if (pyro_reserve((void **) &ctx->memo, &ctx->memo_cap, rec.nnodes,
                      sizeof(uint32_t)) != PYRO_OK
         || pyro_reserve((void **) &ctx->stack, &ctx->stack_cap, rec.nnodes,
-                        sizeof(uint32_t)) != PYRO_OK
-        || pyro_reserve((void **) &ctx->labels, &ctx->labels_cap, nl,
-                        sizeof(pyro_label_t)) != PYRO_OK)
+                        sizeof(uint32_t)) != PYRO_OK)
     {
         pyro_record_free(&rec);
         ctx->nomem = 1;
@@ -228,7 +239,9 @@ pyro_render_record(void *data, const pyro_rec_hdr_t *h, const char *buf,
     }
 
     for (i = 0; i < rec.nprofs && !ctx->nomem; i++) {
-        pyro_render_profile(ctx, &rec, &rec.profs[i]);
+        if (pyro_render_wants(ctx, &rec.profs[i])) {
+            pyro_render_profile(ctx, &rec, &rec.profs[i]);
+        }
     }
 
     pyro_record_free(&rec);
@@ -479,7 +492,6 @@ pyro_render_ctx_free(pyro_render_ctx_t *ctx)
     free(ctx->groups);
     free(ctx->memo);
     free(ctx->stack);
-    free(ctx->labels);
     pyro_tree_free(ctx->tree);
     pyro_selector_free(ctx->sel);
 }

@@ -565,7 +565,7 @@ pyro_segment_scan(const char *path, int64_t min_ns, int64_t max_ns,
             break;
         }
 
-        rlen = PYRO_REC_HDR_SIZE + (size_t) h.payload_len;
+        rlen = PYRO_REC_HDR_SIZE + (size_t) h.meta_len + h.body_len;
 
         if (h.nprofiles == 0 || h.max_time_ns < min_ns
             || h.min_time_ns > max_ns)

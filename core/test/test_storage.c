@@ -116,9 +116,9 @@ test_round_trip(int big)
     PYRO_CHECK_INT(rec.profs[0].nlabels, 2, "labels");
 
     /* labels come back sorted by name */
-    name = rec.strings[rec.profs[0].labels[0]].data;
+    name = rec.profs[0].labels[0].name;
     PYRO_CHECK_STR(name, "__name__", "first label");
-    PYRO_CHECK_STR(rec.strings[rec.profs[1].labels[1]].data, "memory",
+    PYRO_CHECK_STR(rec.profs[1].labels[0].value, "memory",
                    "second profile's __name__");
 
     for (i = 0; i < rec.nnodes; i++) {
@@ -133,7 +133,7 @@ test_round_trip(int big)
     PYRO_CHECK_INT(pyro_record_decode(out.data, out.len, &rec, &err),
                    PYRO_ERROR, "corrupt payload");
     out.data[out.len - 1] ^= 0x40;
-    out.data[30] ^= 1;
+    out.data[34] ^= 1;
     PYRO_CHECK_INT(pyro_record_decode(out.data, out.len, &rec, &err),
                    PYRO_ERROR, "corrupt header");
 
@@ -301,12 +301,61 @@ test_writer(void)
 }
 
 
+static void
+test_spans(void)
+{
+    size_t          i;
+    uint64_t        with_span;
+    pyro_buf_t      out;
+    pyro_err_t      err;
+    pyro_batch_t   *b;
+    pyro_record_t   rec;
+    pyro_labels_t   ls;
+    uint32_t        n;
+
+    memset(&ls, 0, sizeof(ls));
+    memset(&out, 0, sizeof(out));
+    pyro_labels_set_cstr(&ls, "service_name", "app");
+
+    b = pyro_batch_new();
+    pyro_batch_profile(b, &ls, 1, 0);
+    n = stack(b, "main;a");
+    pyro_batch_sample(b, n, 1);
+    pyro_batch_sample_span(b, n, 0xabcdef, 2);
+    pyro_batch_sample_span(b, n, 0xabcdef, 3);
+    pyro_batch_sample_span(b, n, 7, 4);
+    pyro_batch_sample_span(b, n, 0, 5);
+    PYRO_CHECK_INT(pyro_batch_encode(b, &out), PYRO_OK, "encode spans");
+    pyro_batch_free(b);
+    pyro_labels_free(&ls);
+
+    PYRO_CHECK_INT(pyro_record_decode(out.data, out.len, &rec, &err),
+                   PYRO_OK, "decode spans");
+    PYRO_CHECK_INT(rec.profs[0].nsamples, 3, "samples per (stack, span)");
+    PYRO_CHECK_INT(rec.profs[0].total, 15, "total with spans");
+
+    with_span = 0;
+
+    for (i = 0; i < rec.profs[0].nsamples; i++) {
+        if (rec.profs[0].samples[i].span == 0xabcdef) {
+            with_span = rec.profs[0].samples[i].value;
+        }
+    }
+
+    PYRO_CHECK_INT(with_span, 5, "same span summed");
+
+    pyro_record_free(&rec);
+    pyro_buf_free(&out);
+}
+
+
 int
 main(void)
 {
     test_round_trip(0);
     test_round_trip(1);
     test_writer();
+    test_spans();
 
     return pyro_test_done("storage");
 }
