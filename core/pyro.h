@@ -385,8 +385,9 @@ typedef struct {
     pyro_prof_t    *profs;
     size_t          nprofs;
     char           *metabuf;       /* label strings */
-    const char     *body;          /* the stored body, in the caller's
-                                      buffer, until the body is decoded */
+    const char     *start;         /* the record and its stored body, in */
+    const char     *body;          /* the caller's buffer, until the body
+                                      is decoded */
     pyro_rec_hdr_t  hdr;
     char           *raw;           /* the inflated body */
     char           *strbuf;        /* NUL-terminated copies of strings */
@@ -403,11 +404,13 @@ int pyro_rec_hdr_parse(const void *p, size_t avail, pyro_rec_hdr_t *h);
 /* Verifies the CRC and decodes a whole record (header at p). */
 int pyro_record_decode(const void *p, size_t len, pyro_record_t *rec,
     pyro_err_t *err);
-/* Verifies the CRC and decodes the meta section only; the bytes at p must
- * stay valid until pyro_record_decode_body() or pyro_record_free(). */
+/* Decodes the meta section only (bounds-checked, not yet checksummed);
+ * the bytes at p must stay valid until pyro_record_decode_body() or
+ * pyro_record_free(). */
 int pyro_record_decode_meta(const void *p, size_t len, pyro_record_t *rec,
     pyro_err_t *err);
-/* Inflates and decodes the body: symbols, nodes and every sample. */
+/* Verifies the record's CRC, inflates and decodes the body: symbols,
+ * nodes and every sample. */
 int pyro_record_decode_body(pyro_record_t *rec, pyro_err_t *err);
 void pyro_record_free(pyro_record_t *rec);
 

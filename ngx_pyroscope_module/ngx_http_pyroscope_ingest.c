@@ -485,7 +485,19 @@ ngx_http_pyroscope_store_kick(ngx_http_pyroscope_store_t *st)
     }
 
     st->busy = 1;
+    ngx_http_pyroscope_store_hold(st);
+}
 
+
+/*
+ * A worker that is shutting down gracefully exits once only cancelable
+ * timers are left; this timer (not cancelable) is kept armed while a
+ * commit or a request's thread task is in flight, so that every request
+ * gets its answer first.
+ */
+void
+ngx_http_pyroscope_store_hold(ngx_http_pyroscope_store_t *st)
+{
     if (!st->hold_timer.timer_set) {
         ngx_add_timer(&st->hold_timer, 1000);
     }
@@ -567,10 +579,6 @@ ngx_http_pyroscope_committed(ngx_event_t *ev)
     }
 
     ngx_http_pyroscope_store_kick(st);
-
-    if (!st->busy && st->hold_timer.timer_set) {
-        ngx_del_timer(&st->hold_timer);
-    }
 }
 
 
@@ -592,7 +600,7 @@ ngx_http_pyroscope_seal_timer(ngx_event_t *ev)
         && ngx_thread_task_post(pmcf->thread_pool, st->task) == NGX_OK)
     {
         st->busy = 1;
-        ngx_add_timer(&st->hold_timer, 1000);
+        ngx_http_pyroscope_store_hold(st);
     }
 
     ngx_add_timer(&st->seal_timer, 1000);
@@ -608,13 +616,12 @@ ngx_http_pyroscope_hold_timer(ngx_event_t *ev)
 
     st = pmcf->store;
 
-    if (st->busy) {
-        ngx_add_timer(&st->hold_timer, 1000);
-        return;
-    }
-
-    /* a post that failed (queue overflow) is retried from here */
+    /* a commit post that failed (queue overflow) is retried from here */
     ngx_http_pyroscope_store_kick(st);
+
+    if (st->busy || st->tasks || !ngx_queue_empty(&st->pending)) {
+        ngx_add_timer(&st->hold_timer, st->busy || st->tasks ? 1000 : 10);
+    }
 }
 
 

@@ -736,6 +736,11 @@ ngx_http_pyroscope_post(ngx_http_request_t *r,
 
     r->main->blocked++;
 
+    if (pmcf->store) {
+        pmcf->store->tasks++;
+        ngx_http_pyroscope_store_hold(pmcf->store);
+    }
+
     return NGX_OK;
 }
 
@@ -753,7 +758,15 @@ ngx_http_pyroscope_task_handler(void *data, ngx_log_t *log)
 void
 ngx_http_pyroscope_task_done(ngx_http_request_t *r)
 {
+    ngx_http_pyroscope_main_conf_t  *pmcf;
+
     r->main->blocked--;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pyroscope_module);
+
+    if (pmcf->store) {
+        pmcf->store->tasks--;
+    }
 }
 
 

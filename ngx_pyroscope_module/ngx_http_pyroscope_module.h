@@ -36,7 +36,8 @@ typedef struct {
     ngx_thread_task_t          *task;
     ngx_event_t                 seal_timer;  /* cancelable, periodic */
     ngx_event_t                 hold_timer;  /* keeps an exiting worker alive */
-    ngx_uint_t                  busy;
+    ngx_uint_t                  busy;        /* a commit task is in flight */
+    ngx_uint_t                  tasks;       /* request tasks in flight */
 } ngx_http_pyroscope_store_t;
 
 
@@ -87,6 +88,7 @@ typedef struct {
 ngx_int_t ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_pyroscope_render_handler(ngx_http_request_t *r);
 void ngx_http_pyroscope_store_kick(ngx_http_pyroscope_store_t *st);
+void ngx_http_pyroscope_store_hold(ngx_http_pyroscope_store_t *st);
 ngx_int_t ngx_http_pyroscope_store_init(ngx_cycle_t *cycle,
     ngx_http_pyroscope_main_conf_t *pmcf);
 void ngx_http_pyroscope_store_exit(ngx_cycle_t *cycle,
