@@ -24,6 +24,13 @@
 #define PYRO_DECLINED  -3
 
 
+/*
+ * Once per process, before any thread uses the engine: fixes the JSON
+ * library's hash seed (its only lazily set global).
+ */
+void pyro_init(void);
+
+
 /* A byte string that is not NUL-terminated; it never owns its data. */
 typedef struct {
     size_t          len;
@@ -570,7 +577,9 @@ void pyro_push_free(pyro_push_t *push);
  */
 typedef enum {
     PYRO_FMT_FOLDED = 0,
-    PYRO_FMT_LINES
+    PYRO_FMT_LINES,
+    PYRO_FMT_PPROF,                /* format=pprof: the body is a pprof */
+    PYRO_FMT_MULTIPART             /* no format, multipart/form-data */
 } pyro_text_format_e;
 
 typedef struct {
@@ -593,6 +602,25 @@ int pyro_ingest_text_labels(const pyro_ingest_meta_t *m, pyro_labels_t *ls,
 /* Parses a folded or lines body into the batch's current profile. */
 int pyro_ingest_text_parse(pyro_batch_t *b, pyro_text_format_e fmt,
     const char *body, size_t len, uint64_t period, pyro_err_t *err);
+
+/*
+ * One /ingest request body in any supported format into the batch.
+ * content_type is the request's (for multipart).  Returns PYRO_OK,
+ * PYRO_DECLINED when upstream stores nothing but answers 200, or
+ * PYRO_ERROR with err in upstream's status and shape.  Implemented in
+ * pyro_ingest_pprof.c (text formats in pyro_ingest.c).
+ */
+int pyro_ingest_body(pyro_batch_t *b, const pyro_ingest_meta_t *m,
+    pyro_text_format_e fmt, pyro_str_t content_type, const char *body,
+    size_t len, pyro_err_t *err);
+
+/*
+ * A Connect push.v1.PusherService/Push request body (already gunzipped
+ * when it came with Content-Encoding: gzip) into the batch.  Errors are
+ * Connect errors: 400 invalid_argument, e.g. "no profiles received".
+ */
+int pyro_ingest_push(pyro_batch_t *b, const char *body, size_t len,
+    int json, int64_t now_ns, const pyro_limits_t *l, pyro_err_t *err);
 
 
 /*

@@ -31,19 +31,22 @@ typedef struct {
     uint32_t        node;
     uint64_t        span;
     uint64_t        value;
-} pyro_bspan_t;
+} pyro_bsample_t;
 
+/*
+ * A profile's samples are kept as a flat list and merged per (node,
+ * span) at encode time: memory stays proportional to the samples given,
+ * however many profiles (series) one request creates.
+ */
 typedef struct {
-    pyro_labels_t   labels;
-    int64_t         time_ns;
-    int64_t         duration_ns;
-    uint64_t       *vals;           /* samples without a span, by node id */
-    size_t          nvals;
-    size_t          nsamples;       /* nonzero entries of vals */
-    pyro_bspan_t   *spans;          /* samples with a span, merged at encode */
-    size_t          nspans;
-    size_t          spans_cap;
+    pyro_labels_t    labels;
+    int64_t          time_ns;
+    int64_t          duration_ns;
+    pyro_bsample_t  *samples;
+    size_t           nsamples;
+    size_t           samples_cap;
 } pyro_bprof_t;
+
 
 struct pyro_batch_s {
     pyro_buf_t      bytes;          /* all string bytes, back to back */
@@ -210,7 +213,9 @@ pyro_str_eq(pyro_batch_t *b, uint32_t idx, const void *key)
     const pyro_str_t  *s = key;
 
     return b->strs[idx].len == s->len
-           && memcmp(b->bytes.data + b->strs[idx].off, s->data, s->len) == 0;
+           && (s->len == 0
+               || memcmp(b->bytes.data + b->strs[idx].off, s->data, s->len)
+                  == 0);
 }
 
 
@@ -402,40 +407,7 @@ pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
 int
 pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value)
 {
-    size_t         n;
-    uint64_t      *v;
-    pyro_bprof_t  *p;
-
-    if (b->nprofs == 0 || node >= b->nnodes) {
-        return PYRO_ERROR;
-    }
-
-    p = &b->profs[b->nprofs - 1];
-
-    if (node >= p->nvals) {
-        n = p->nvals ? p->nvals : 64;
-        while (n <= node) {
-            n *= 2;
-        }
-
-        v = realloc(p->vals, n * sizeof(uint64_t));
-        if (v == NULL) {
-            return PYRO_ERROR;
-        }
-
-        memset(v + p->nvals, 0, (n - p->nvals) * sizeof(uint64_t));
-        p->vals = v;
-        p->nvals = n;
-    }
-
-    if (p->vals[node] == 0 && value != 0) {
-        p->nsamples++;
-    }
-
-    /* wraps like upstream's uint64 arithmetic */
-    p->vals[node] += value;
-
-    return PYRO_OK;
+    return pyro_batch_sample_span(b, node, 0, value);
 }
 
 
@@ -445,39 +417,35 @@ pyro_batch_sample_span(pyro_batch_t *b, uint32_t node, uint64_t span,
 {
     pyro_bprof_t  *p;
 
-    if (span == 0) {
-        return pyro_batch_sample(b, node, value);
-    }
-
     if (b->nprofs == 0 || node >= b->nnodes) {
         return PYRO_ERROR;
     }
-
-    p = &b->profs[b->nprofs - 1];
 
     if (value == 0) {
         return PYRO_OK;
     }
 
-    if (pyro_grow((void **) &p->spans, &p->spans_cap, p->nspans,
-                  sizeof(pyro_bspan_t)) != PYRO_OK)
+    p = &b->profs[b->nprofs - 1];
+
+    if (pyro_grow((void **) &p->samples, &p->samples_cap, p->nsamples,
+                  sizeof(pyro_bsample_t)) != PYRO_OK)
     {
         return PYRO_ERROR;
     }
 
-    p->spans[p->nspans].node = node;
-    p->spans[p->nspans].span = span;
-    p->spans[p->nspans].value = value;
-    p->nspans++;
+    p->samples[p->nsamples].node = node;
+    p->samples[p->nsamples].span = span;
+    p->samples[p->nsamples].value = value;
+    p->nsamples++;
 
     return PYRO_OK;
 }
 
 
 static int
-pyro_bspan_cmp(const void *a, const void *b)
+pyro_bsample_cmp(const void *a, const void *b)
 {
-    const pyro_bspan_t  *x = a, *y = b;
+    const pyro_bsample_t  *x = a, *y = b;
 
     if (x->node != y->node) {
         return x->node < y->node ? -1 : 1;
@@ -487,30 +455,31 @@ pyro_bspan_cmp(const void *a, const void *b)
 }
 
 
-/* Sorts the span samples and sums duplicates of (node, span). */
+/* Sorts the samples and sums duplicates of (node, span); values wrap
+ * like upstream's uint64 arithmetic. */
 static void
-pyro_bprof_merge_spans(pyro_bprof_t *p)
+pyro_bprof_merge(pyro_bprof_t *p)
 {
     size_t  i, k;
 
-    if (p->nspans < 2) {
+    if (p->nsamples < 2) {
         return;
     }
 
-    qsort(p->spans, p->nspans, sizeof(pyro_bspan_t), pyro_bspan_cmp);
+    qsort(p->samples, p->nsamples, sizeof(pyro_bsample_t), pyro_bsample_cmp);
 
-    for (i = 1, k = 0; i < p->nspans; i++) {
-        if (p->spans[i].node == p->spans[k].node
-            && p->spans[i].span == p->spans[k].span)
+    for (i = 1, k = 0; i < p->nsamples; i++) {
+        if (p->samples[i].node == p->samples[k].node
+            && p->samples[i].span == p->samples[k].span)
         {
-            p->spans[k].value += p->spans[i].value;
+            p->samples[k].value += p->samples[i].value;
             continue;
         }
 
-        p->spans[++k] = p->spans[i];
+        p->samples[++k] = p->samples[i];
     }
 
-    p->nspans = k + 1;
+    p->nsamples = k + 1;
 }
 
 
@@ -522,7 +491,7 @@ pyro_batch_nprofiles(const pyro_batch_t *b)
     n = 0;
 
     for (i = 0; i < b->nprofs; i++) {
-        n += (b->profs[i].nsamples + b->profs[i].nspans != 0);
+        n += (b->profs[i].nsamples != 0);
     }
 
     return n;
@@ -555,27 +524,19 @@ pyro_batch_encode_meta(pyro_bprof_t *p, pyro_buf_t *meta)
         pyro_buf_put_lstr(meta, p->labels.v[i].value);
     }
 
-    pyro_buf_put_uvarint(meta, p->nsamples + p->nspans);
+    pyro_buf_put_uvarint(meta, p->nsamples);
 }
 
 
 static void
-pyro_batch_encode_samples(pyro_batch_t *b, pyro_bprof_t *p, pyro_buf_t *out)
+pyro_batch_encode_samples(pyro_bprof_t *p, pyro_buf_t *out)
 {
     size_t  i;
 
-    for (i = 0; i < p->nvals && i < b->nnodes; i++) {
-        if (p->vals[i] != 0) {
-            pyro_buf_put_uvarint(out, i);
-            pyro_buf_put_uvarint(out, p->vals[i]);
-            pyro_buf_put_uvarint(out, 0);
-        }
-    }
-
-    for (i = 0; i < p->nspans; i++) {
-        pyro_buf_put_uvarint(out, p->spans[i].node);
-        pyro_buf_put_uvarint(out, p->spans[i].value);
-        pyro_buf_put_uvarint(out, p->spans[i].span);
+    for (i = 0; i < p->nsamples; i++) {
+        pyro_buf_put_uvarint(out, p->samples[i].node);
+        pyro_buf_put_uvarint(out, p->samples[i].value);
+        pyro_buf_put_uvarint(out, p->samples[i].span);
     }
 }
 
@@ -637,13 +598,13 @@ pyro_batch_sections(pyro_batch_t *b, pyro_enc_t *e)
     for (i = 0; i < b->nprofs; i++) {
         p = &b->profs[i];
 
-        if (p->nsamples + p->nspans == 0) {
+        if (p->nsamples == 0) {
             continue;
         }
 
-        pyro_bprof_merge_spans(p);
+        pyro_bprof_merge(p);
         pyro_batch_encode_meta(p, &e->meta);
-        pyro_batch_encode_samples(b, p, &e->body);
+        pyro_batch_encode_samples(p, &e->body);
 
         e->nprofs++;
         e->min_ns = p->time_ns < e->min_ns ? p->time_ns : e->min_ns;
@@ -772,8 +733,7 @@ pyro_batch_free(pyro_batch_t *b)
 
     for (i = 0; i < b->nprofs; i++) {
         pyro_labels_free(&b->profs[i].labels);
-        free(b->profs[i].vals);
-        free(b->profs[i].spans);
+        free(b->profs[i].samples);
     }
 
     pyro_buf_free(&b->bytes);

@@ -15,13 +15,10 @@
 #include "ngx_http_pyroscope_module.h"
 
 
-static ngx_int_t ngx_http_pyroscope_ingest_reject(ngx_http_request_t *r,
-    ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
-static void ngx_http_pyroscope_ingest_body(ngx_http_request_t *r);
 static void ngx_http_pyroscope_ingest_parse(void *data, ngx_log_t *log);
 static ngx_int_t ngx_http_pyroscope_collect_body(ngx_http_pyroscope_ctx_t *ctx,
     ngx_log_t *log);
@@ -56,7 +53,7 @@ ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r)
 
     if (r->method != NGX_HTTP_POST) {
         pyro_err_set(&ctx->err, 405, "unknown", "method not allowed");
-        return ngx_http_pyroscope_ingest_reject(r, ctx);
+        return ngx_http_pyroscope_reject(r, &ctx->err);
     }
 
     rc = ngx_http_pyroscope_tenant(r, ctx, 1, &ctx->err);
@@ -70,7 +67,7 @@ ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_pyroscope_ingest_reject(r, ctx);
+        return ngx_http_pyroscope_reject(r, &ctx->err);
     }
 
     rc = ngx_http_read_client_request_body(r, ngx_http_pyroscope_ingest_body);
@@ -83,22 +80,6 @@ ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r)
 }
 
 
-/* Answers an error known before the body is read; the body is dropped. */
-static ngx_int_t
-ngx_http_pyroscope_ingest_reject(ngx_http_request_t *r,
-    ngx_http_pyroscope_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_pyroscope_send_error(r, &ctx->err);
-}
-
-
 /*
  * Reads the query parameters as upstream's ingest handler: "name" is
  * checked later with the body (it is part of the series), "from" and
@@ -108,11 +89,13 @@ static ngx_int_t
 ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx)
 {
-    int64_t              now, rate;
-    ngx_int_t            n;
-    ngx_str_t            v;
-    pyro_ingest_meta_t  *m;
+    int64_t                         now, rate;
+    ngx_int_t                       n;
+    ngx_str_t                       v;
+    pyro_ingest_meta_t             *m;
+    ngx_http_pyroscope_loc_conf_t  *plcf;
 
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pyroscope_module);
     m = &ctx->meta;
     now = ngx_http_pyroscope_now_ns();
 
@@ -140,6 +123,8 @@ ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
                                  &m->until_ns);
     }
 
+    m->limits = &plcf->limits;
+
     if (ngx_http_pyroscope_arg(r, "sampleRate", &v) == NGX_OK && v.len) {
         rate = 100;
 
@@ -158,62 +143,69 @@ ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
 
 
 /*
- * Format selection in upstream's order (spec 3.2).  The binary formats
- * are answered with 422 until their decoders land; anything else is
- * folded.
+ * Format selection in upstream's order (spec 3.2).  trie, tree, JFR and
+ * speedscope are answered with 422 until their decoders land.
  */
 static ngx_int_t
 ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx)
 {
-    ngx_str_t          v, *ct;
-    ngx_uint_t         i;
-    static ngx_str_t   unsupported[] = {
-        ngx_string("trie"), ngx_string("tree"), ngx_string("jfr"),
-        ngx_string("pprof"), ngx_string("speedscope")
-    };
+    ngx_str_t          v, ct;
     static ngx_str_t   trie = ngx_string("binary/octet-stream+trie");
     static ngx_str_t   tree = ngx_string("binary/octet-stream+tree");
-
-    ctx->format = PYRO_FMT_FOLDED;
 
     if (ngx_http_pyroscope_arg(r, "format", &v) != NGX_OK) {
         ngx_str_null(&v);
     }
 
-    if (v.len == 5 && ngx_strncmp(v.data, "lines", 5) == 0) {
+    ngx_str_null(&ct);
+
+    if (r->headers_in.content_type) {
+        ct = r->headers_in.content_type->value;
+    }
+
+    ctx->content_type.data = (const char *) ct.data;
+    ctx->content_type.len = ct.len;
+
+    if (ngx_http_pyroscope_is(&v, "trie")
+        || ngx_http_pyroscope_is(&ct, (char *) trie.data))
+    {
+        ngx_str_set(&v, "trie");
+        goto unsupported;
+    }
+
+    if (ngx_http_pyroscope_is(&v, "tree")
+        || ngx_http_pyroscope_is(&ct, (char *) tree.data))
+    {
+        ngx_str_set(&v, "tree");
+        goto unsupported;
+    }
+
+    if (ngx_http_pyroscope_is(&v, "lines")) {
         ctx->format = PYRO_FMT_LINES;
         return NGX_OK;
     }
 
-    for (i = 0; i < sizeof(unsupported) / sizeof(ngx_str_t); i++) {
-        if (v.len == unsupported[i].len
-            && ngx_strncmp(v.data, unsupported[i].data, v.len) == 0)
-        {
-            goto unsupported;
-        }
-    }
-
-    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
-                                    : NULL;
-
-    if (ct && ((ct->len == trie.len
-                && ngx_strncmp(ct->data, trie.data, trie.len) == 0)
-               || (ct->len == tree.len
-                   && ngx_strncmp(ct->data, tree.data, tree.len) == 0)))
+    if (ngx_http_pyroscope_is(&v, "jfr")
+        || ngx_http_pyroscope_is(&v, "speedscope"))
     {
-        v.data = ct->data + 20;
-        v.len = 4;
         goto unsupported;
     }
 
-    if (ct && ngx_strlcasestrn(ct->data, ct->data + ct->len,
-                               (u_char *) "multipart/form-data", 19 - 1)
-              != NULL)
-    {
-        ngx_str_set(&v, "pprof");
-        goto unsupported;
+    if (ngx_http_pyroscope_is(&v, "pprof")) {
+        ctx->format = PYRO_FMT_PPROF;
+        return NGX_OK;
     }
+
+    if (ct.len && ngx_strlcasestrn(ct.data, ct.data + ct.len,
+                                   (u_char *) "multipart/form-data", 19 - 1)
+                  != NULL)
+    {
+        ctx->format = PYRO_FMT_MULTIPART;
+        return NGX_OK;
+    }
+
+    ctx->format = PYRO_FMT_FOLDED;
 
     return NGX_OK;
 
@@ -227,7 +219,7 @@ unsupported:
 }
 
 
-static void
+void
 ngx_http_pyroscope_ingest_body(ngx_http_request_t *r)
 {
     if (ngx_http_pyroscope_post(r, ngx_http_pyroscope_ingest_parse,
@@ -248,55 +240,37 @@ ngx_http_pyroscope_ingest_parse(void *data, ngx_log_t *log)
 {
     ngx_http_pyroscope_ctx_t *ctx = data;
 
-    uint64_t        period;
-    pyro_batch_t   *b;
-    pyro_labels_t   labels;
-
-    ngx_memzero(&labels, sizeof(pyro_labels_t));
-    b = NULL;
+    pyro_batch_t  *b;
 
     if (ngx_http_pyroscope_collect_body(ctx, log) != NGX_OK) {
         pyro_err_internal(&ctx->err, "cannot read the request body");
-        ctx->rc = NGX_ERROR;
+        ctx->rc = PYRO_ERROR;
         return;
     }
 
-    ctx->rc = pyro_ingest_text_labels(&ctx->meta, &labels, &period,
-                                      &ctx->err);
-    if (ctx->rc != PYRO_OK) {
-        goto done;
-    }
-
     b = pyro_batch_new();
-
-    if (b == NULL
-        || pyro_batch_profile(b, &labels, ctx->meta.from_ns, 0) != PYRO_OK)
-    {
+    if (b == NULL) {
         pyro_err_internal(&ctx->err, "out of memory");
         ctx->rc = PYRO_ERROR;
-        goto done;
+        return;
     }
 
-    ctx->rc = pyro_ingest_text_parse(b, ctx->format, ctx->body,
-                                     ctx->body_len, period, &ctx->err);
-    if (ctx->rc != PYRO_OK) {
-        goto done;
+    if (ctx->connect) {
+        ctx->rc = ngx_http_pyroscope_connect_push(ctx, b);
+
+    } else {
+        ctx->rc = pyro_ingest_body(b, &ctx->meta, ctx->format,
+                                   ctx->content_type, ctx->body,
+                                   ctx->body_len, &ctx->err);
     }
 
-    if (pyro_batch_nprofiles(b) == 0) {
-        ctx->rc = PYRO_DECLINED;
-        goto done;
-    }
-
-    if (pyro_batch_encode(b, &ctx->record) != PYRO_OK) {
+    if (ctx->rc == PYRO_OK && pyro_batch_encode(b, &ctx->record) != PYRO_OK)
+    {
         pyro_err_internal(&ctx->err, "cannot encode the profile");
         ctx->rc = PYRO_ERROR;
     }
 
-done:
-
     pyro_batch_free(b);
-    pyro_labels_free(&labels);
 }
 
 
@@ -390,11 +364,17 @@ ngx_http_pyroscope_ingest_finish(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
-    if (ctx->rc == PYRO_OK || ctx->rc == PYRO_DECLINED) {
-        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK, NULL, NULL, 0);
+    if (ctx->rc != PYRO_OK && ctx->rc != PYRO_DECLINED) {
+        rc = ngx_http_pyroscope_send_error(r, &ctx->err);
+
+    } else if (ctx->connect) {
+        /* an empty PushResponse in the request's codec */
+        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK, &ctx->content_type_out,
+                                     ctx->json ? (u_char *) "{}" : NULL,
+                                     ctx->json ? 2 : 0);
 
     } else {
-        rc = ngx_http_pyroscope_send_error(r, &ctx->err);
+        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK, NULL, NULL, 0);
     }
 
     pyro_buf_free(&ctx->record);

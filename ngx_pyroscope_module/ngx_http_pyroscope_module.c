@@ -90,6 +90,76 @@ static ngx_command_t  ngx_http_pyroscope_commands[] = {
       NGX_HTTP_PYROSCOPE_RENDER,
       NULL },
 
+    { ngx_string("pyroscope_connect"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pyroscope_handler_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_PYROSCOPE_CONNECT,
+      NULL },
+
+    { ngx_string("pyroscope_max_profile_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_profile_size),
+      NULL },
+
+    { ngx_string("pyroscope_max_push_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, push_body_limit),
+      NULL },
+
+    { ngx_string("pyroscope_max_samples"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_samples),
+      NULL },
+
+    { ngx_string("pyroscope_max_stack_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_depth),
+      NULL },
+
+    { ngx_string("pyroscope_max_symbol_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_symbol_len),
+      NULL },
+
+    { ngx_string("pyroscope_max_sample_labels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_sample_labels),
+      NULL },
+
+    { ngx_string("pyroscope_max_label_names"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_label_names),
+      NULL },
+
+    { ngx_string("pyroscope_max_label_name_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_label_name_len),
+      NULL },
+
+    { ngx_string("pyroscope_max_label_value_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, limits.max_label_value_len),
+      NULL },
+
       ngx_null_command
 };
 
@@ -294,6 +364,15 @@ ngx_http_pyroscope_create_loc_conf(ngx_conf_t *cf)
 
     plcf->tenant = NGX_CONF_UNSET_PTR;
     plcf->tenant_required = NGX_CONF_UNSET;
+    plcf->push_body_limit = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_profile_size = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_samples = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_depth = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_symbol_len = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_sample_labels = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_label_names = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_label_name_len = NGX_CONF_UNSET_SIZE;
+    plcf->limits.max_label_value_len = NGX_CONF_UNSET_SIZE;
 
     return plcf;
 }
@@ -305,10 +384,39 @@ ngx_http_pyroscope_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_pyroscope_loc_conf_t *prev = parent;
     ngx_http_pyroscope_loc_conf_t *conf = child;
 
+    pyro_limits_t                    def;
     ngx_http_pyroscope_main_conf_t  *pmcf;
 
     ngx_conf_merge_ptr_value(conf->tenant, prev->tenant, NULL);
     ngx_conf_merge_value(conf->tenant_required, prev->tenant_required, 0);
+
+    /* upstream's defaults (pkg/validation/limits.go) */
+    pyro_limits_default(&def);
+
+    ngx_conf_merge_size_value(conf->push_body_limit, prev->push_body_limit,
+                              256 * 1024 * 1024);
+    ngx_conf_merge_size_value(conf->limits.max_profile_size,
+                              prev->limits.max_profile_size,
+                              def.max_profile_size);
+    ngx_conf_merge_size_value(conf->limits.max_samples,
+                              prev->limits.max_samples, def.max_samples);
+    ngx_conf_merge_size_value(conf->limits.max_depth,
+                              prev->limits.max_depth, def.max_depth);
+    ngx_conf_merge_size_value(conf->limits.max_symbol_len,
+                              prev->limits.max_symbol_len,
+                              def.max_symbol_len);
+    ngx_conf_merge_size_value(conf->limits.max_sample_labels,
+                              prev->limits.max_sample_labels,
+                              def.max_sample_labels);
+    ngx_conf_merge_size_value(conf->limits.max_label_names,
+                              prev->limits.max_label_names,
+                              def.max_label_names);
+    ngx_conf_merge_size_value(conf->limits.max_label_name_len,
+                              prev->limits.max_label_name_len,
+                              def.max_label_name_len);
+    ngx_conf_merge_size_value(conf->limits.max_label_value_len,
+                              prev->limits.max_label_value_len,
+                              def.max_label_value_len);
 
     if (conf->handlers == 0) {
         return NGX_CONF_OK;
@@ -318,8 +426,9 @@ ngx_http_pyroscope_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (pmcf->storage.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"pyroscope_ingest\" and \"pyroscope_render\" "
-                           "require \"pyroscope_storage\"");
+                           "\"pyroscope_ingest\", \"pyroscope_render\" and "
+                           "\"pyroscope_connect\" require "
+                           "\"pyroscope_storage\"");
         return NGX_CONF_ERROR;
     }
 
@@ -357,6 +466,8 @@ ngx_http_pyroscope_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    pyro_init();
+
     return ngx_http_pyroscope_store_init(cycle, pmcf);
 }
 
@@ -385,6 +496,10 @@ ngx_http_pyroscope_content_handler(ngx_http_request_t *r)
 
     if (plcf->handlers & NGX_HTTP_PYROSCOPE_INGEST) {
         return ngx_http_pyroscope_ingest_handler(r);
+    }
+
+    if (plcf->handlers & NGX_HTTP_PYROSCOPE_CONNECT) {
+        return ngx_http_pyroscope_connect_handler(r);
     }
 
     return ngx_http_pyroscope_render_handler(r);
@@ -560,6 +675,65 @@ ngx_http_pyroscope_arg(ngx_http_request_t *r, const char *name,
 }
 
 
+/* An exact (or case-insensitive) comparison with a C string literal. */
+ngx_uint_t
+ngx_http_pyroscope_is(ngx_str_t *s, const char *lit)
+{
+    size_t  n;
+
+    n = ngx_strlen(lit);
+
+    return s->len == n && ngx_strncmp(s->data, lit, n) == 0;
+}
+
+
+ngx_uint_t
+ngx_http_pyroscope_is_ci(ngx_str_t *s, const char *lit)
+{
+    size_t  n;
+
+    n = ngx_strlen(lit);
+
+    return s->len == n && ngx_strncasecmp(s->data, (u_char *) lit, n) == 0;
+}
+
+
+/* The first request header called name (any case); NGX_DECLINED if none. */
+ngx_int_t
+ngx_http_pyroscope_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    size_t            n;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_DECLINED;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == n
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, n) == 0)
+        {
+            *value = h[i].value;
+            return NGX_OK;
+        }
+    }
+}
+
+
 int64_t
 ngx_http_pyroscope_now_ns(void)
 {
@@ -698,6 +872,21 @@ ngx_http_pyroscope_send_error(ngx_http_request_t *r, const pyro_err_t *err)
                   err->status, err->code, err->msg);
 
     return ngx_http_pyroscope_send(r, err->status, &json, p, len);
+}
+
+
+/* Answers an error known before the body is read; the body is dropped. */
+ngx_int_t
+ngx_http_pyroscope_reject(ngx_http_request_t *r, const pyro_err_t *err)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_pyroscope_send_error(r, err);
 }
 
 

@@ -20,8 +20,9 @@
 #endif
 
 
-#define NGX_HTTP_PYROSCOPE_INGEST  0x01
-#define NGX_HTTP_PYROSCOPE_RENDER  0x02
+#define NGX_HTTP_PYROSCOPE_INGEST   0x01
+#define NGX_HTTP_PYROSCOPE_RENDER   0x02
+#define NGX_HTTP_PYROSCOPE_CONNECT  0x04
 
 
 /*
@@ -55,6 +56,8 @@ typedef struct {
     ngx_uint_t                  handlers;
     ngx_http_complex_value_t   *tenant;
     ngx_flag_t                  tenant_required;
+    size_t                      push_body_limit; /* after gunzip */
+    pyro_limits_t               limits;
 } ngx_http_pyroscope_loc_conf_t;
 
 
@@ -73,6 +76,11 @@ typedef struct {
     /* ingest */
     pyro_ingest_meta_t          meta;
     pyro_text_format_e          format;
+    pyro_str_t                  content_type;
+    ngx_uint_t                  connect;     /* a Connect Push request */
+    ngx_uint_t                  json;        /* ... in application/json */
+    ngx_uint_t                  gzip;        /* ... with a gzip body */
+    ngx_str_t                   content_type_out;
     char                       *body;
     size_t                      body_len;
     pyro_buf_t                  record;
@@ -86,6 +94,14 @@ typedef struct {
 
 
 ngx_int_t ngx_http_pyroscope_ingest_handler(ngx_http_request_t *r);
+void ngx_http_pyroscope_ingest_body(ngx_http_request_t *r);
+ngx_int_t ngx_http_pyroscope_connect_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_pyroscope_connect_push(ngx_http_pyroscope_ctx_t *ctx,
+    pyro_batch_t *b);
+ngx_uint_t ngx_http_pyroscope_is(ngx_str_t *s, const char *lit);
+ngx_uint_t ngx_http_pyroscope_is_ci(ngx_str_t *s, const char *lit);
+ngx_int_t ngx_http_pyroscope_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
 ngx_int_t ngx_http_pyroscope_render_handler(ngx_http_request_t *r);
 void ngx_http_pyroscope_store_kick(ngx_http_pyroscope_store_t *st);
 void ngx_http_pyroscope_store_hold(ngx_http_pyroscope_store_t *st);
@@ -101,6 +117,8 @@ ngx_int_t ngx_http_pyroscope_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 int64_t ngx_http_pyroscope_now_ns(void);
 ngx_int_t ngx_http_pyroscope_send_error(ngx_http_request_t *r,
+    const pyro_err_t *err);
+ngx_int_t ngx_http_pyroscope_reject(ngx_http_request_t *r,
     const pyro_err_t *err);
 ngx_int_t ngx_http_pyroscope_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *data, size_t len);

@@ -12,7 +12,7 @@ use Test::More;
 use JSON::PP;
 use PyroTest;
 
-my $FIX = $ENV{PYRO_TEXT_FIXTURES} || '/work/shared/fixtures/text';
+my $FIX = $ENV{PYRO_TEXT_FIXTURES} || "$PyroTest::FIXTURES/text";
 plan skip_all => "no fixtures at $FIX" unless -f "$FIX/EXPECTED.json";
 
 sub slurp {

@@ -18,6 +18,8 @@ use Carp qw(croak);
 use File::Spec;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use IO::Compress::Gzip ();
+use IO::Uncompress::Gunzip ();
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
@@ -27,6 +29,10 @@ our $NGINX  = $ENV{NGINX} || '/usr/sbin/nginx';
 # absolute: load_module resolves a relative path against nginx's prefix
 our $MODULE = File::Spec->rel2abs($ENV{PYRO_MODULE}
     || (__FILE__ =~ s{t/lib/PyroTest\.pm$}{}r) . 'build/nginx/ngx_http_pyroscope_module.so');
+
+# The shared fixtures sit beside the checkout (../shared/fixtures).
+our $FIXTURES = $ENV{PYRO_FIXTURES}
+    || File::Spec->rel2abs((__FILE__ =~ s{t/lib/PyroTest\.pm$}{}r) . '../shared/fixtures');
 
 sub new {
     my ($class, %opt) = @_;
@@ -73,6 +79,7 @@ sub default_locations {
         location = /pyroscope/ingest  { pyroscope_ingest; }
         location = /pyroscope/render  { pyroscope_render; }
         location = /render            { pyroscope_render; }
+        location /push.v1.PusherService/ { pyroscope_connect; }
 EOF
 }
 
@@ -152,6 +159,7 @@ sub start {
         exit 127;
     }
     $self->{pid} = $pid;
+    $self->{owner} = $$;
     my $deadline = time + 10;
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -189,6 +197,17 @@ sub stop {
     my $ok = $self->wait_exit(20);
     delete $self->{pid};
     return $ok;
+}
+
+# A test that dies half-way must not leave its nginx running (its
+# directory is removed at exit).
+sub DESTROY {
+    my ($self) = @_;
+    return unless $self->{pid} && ($self->{owner} // 0) == $$;
+    local ($!, $?);
+    kill 'KILL', -$self->{pid};
+    waitpid($self->{pid}, 0);
+    delete $self->{pid};
 }
 
 # kill -9 of the master and every worker (the whole process group).
@@ -336,6 +355,199 @@ sub flame_stacks {
         @prev = @cur;
     }
     return \%stacks;
+}
+
+# --- protobuf, pprof, gzip and multipart, by hand ---------------------------
+# Tests build their payloads with these (no protoc).  Strings are bytes.
+
+sub pb_varint {
+    my ($n) = @_;
+    $n = unpack('Q', pack('q', $n)) if $n < 0;     # int64: two's complement
+    my $s = '';
+    while ($n >= 0x80) {
+        $s .= chr(($n & 0x7f) | 0x80);
+        $n >>= 7;
+    }
+    return $s . chr($n);
+}
+sub pb_key    { pb_varint(($_[0] << 3) | $_[1]) }
+sub pb_uint   { pb_key($_[0], 0) . pb_varint($_[1]) }
+sub pb_bytes  { pb_key($_[0], 2) . pb_varint(length $_[1]) . $_[1] }
+sub pb_packed { my $f = shift; pb_bytes($f, join '', map { pb_varint($_) } @_) }
+
+# Decodes one protobuf message into a list of [field, wire type, value]
+# (varints as numbers, length-delimited as bytes); dies if malformed.
+sub pb_decode {
+    my ($buf) = @_;
+    my ($pos, $len, @out) = (0, length $buf);
+    my $varint = sub {
+        my ($v, $shift) = (0, 0);
+        while (1) {
+            die "truncated varint\n" if $pos >= $len || $shift > 63;
+            my $b = ord substr($buf, $pos++, 1);
+            $v |= ($b & 0x7f) << $shift;
+            $shift += 7;
+            return $v unless $b & 0x80;
+        }
+    };
+    while ($pos < $len) {
+        my $key = $varint->();
+        my ($f, $wt) = ($key >> 3, $key & 7);
+        my $v;
+        if ($wt == 0) {
+            $v = $varint->();
+        } elsif ($wt == 2) {
+            my $n = $varint->();
+            die "truncated field $f\n" if $pos + $n > $len;
+            $v = substr($buf, $pos, $n);
+            $pos += $n;
+        } elsif ($wt == 1 || $wt == 5) {
+            my $n = $wt == 1 ? 8 : 4;
+            die "truncated field $f\n" if $pos + $n > $len;
+            $v = substr($buf, $pos, $n);
+            $pos += $n;
+        } else {
+            die "wire type $wt\n";
+        }
+        push @out, [$f, $wt, $v];
+    }
+    return @out;
+}
+
+sub gzip_bytes {
+    my ($data) = @_;
+    IO::Compress::Gzip::gzip(\$data => \my $out)
+        or die "gzip: " . ($IO::Compress::Gzip::GzipError // '');
+    return $out;
+}
+
+# The data itself when it is not gzip.
+sub gunzip_bytes {
+    my ($data) = @_;
+    return $data unless substr($data, 0, 2) eq "\x1f\x8b";
+    IO::Uncompress::Gunzip::gunzip(\$data => \my $out)
+        or die "gunzip: " . ($IO::Uncompress::Gunzip::GunzipError // '');
+    return $out;
+}
+
+sub read_bytes {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or die "$path: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+# A pprof profile (google.v1.Profile), encoded:
+#   pprof_encode(sample_types => [[type, unit], ...],
+#                period_type => [type, unit], period => N,
+#                samples => [{ stack => 'root;...;leaf', values => [...],
+#                              labels => {k => v}, num_labels => {k => n},
+#                              locs => [raw location ids, leaf first] }, ...],
+#                time_nanos => N, duration_nanos => N,
+#                extra_strings => [...], string0 => 'not empty',
+#                raw => 'bytes appended')
+# One function, one location (one line) per distinct frame name; one
+# mapping.
+sub pprof_encode {
+    my (%p) = @_;
+    my @strings = ($p{string0} // '');
+    my %sidx = ($strings[0] => 0);
+    my $str = sub {
+        my ($s) = @_;
+        return $sidx{$s} //= do { push @strings, $s; $#strings };
+    };
+    my (%fid, @funcs);
+    my $loc = sub {
+        my ($name) = @_;
+        return $fid{$name} //= do { push @funcs, $name; scalar @funcs };
+    };
+    my @pt = $p{period_type} ? map { $str->($_) } @{ $p{period_type} } : ();
+    my $out = '';
+    for my $st (@{ $p{sample_types} || [] }) {
+        $out .= pb_bytes(1, pb_uint(1, $str->($st->[0])) . pb_uint(2, $str->($st->[1])));
+    }
+    for my $s (@{ $p{samples} || [] }) {
+        my @locs = $s->{locs} ? @{ $s->{locs} }
+                 : reverse map { $loc->($_) } split /;/, $s->{stack};
+        my $m = pb_packed(1, @locs) . pb_packed(2, @{ $s->{values} });
+        for my $k (sort keys %{ $s->{labels} || {} }) {
+            $m .= pb_bytes(3, pb_uint(1, $str->($k)) . pb_uint(2, $str->($s->{labels}{$k})));
+        }
+        for my $k (sort keys %{ $s->{num_labels} || {} }) {
+            $m .= pb_bytes(3, pb_uint(1, $str->($k)) . pb_uint(3, $s->{num_labels}{$k}));
+        }
+        $out .= pb_bytes(2, $m);
+    }
+    $out .= pb_bytes(3, pb_uint(1, 1) . pb_uint(2, 0x400000) . pb_uint(3, 0x500000)
+                        . pb_uint(5, $str->('/opt/test/bin/app')) . pb_uint(7, 1));
+    for my $i (1 .. @funcs) {
+        $out .= pb_bytes(4, pb_uint(1, $i) . pb_uint(2, 1) . pb_uint(3, 0x400000 + 16 * $i)
+                            . pb_bytes(4, pb_uint(1, $i) . pb_uint(2, $i)));
+    }
+    for my $i (1 .. @funcs) {
+        $out .= pb_bytes(5, pb_uint(1, $i) . pb_uint(2, $str->($funcs[$i - 1]))
+                            . pb_uint(3, $str->($funcs[$i - 1])) . pb_uint(4, $str->('main.go')));
+    }
+    $str->($_) for @{ $p{extra_strings} || [] };
+    $out .= pb_bytes(6, $_) for @strings;
+    $out .= pb_uint(9, $p{time_nanos}) if $p{time_nanos};
+    $out .= pb_uint(10, $p{duration_nanos}) if $p{duration_nanos};
+    $out .= pb_bytes(11, pb_uint(1, $pt[0]) . pb_uint(2, $pt[1])) if @pt;
+    $out .= pb_uint(12, $p{period}) if $p{period};
+    $out .= $p{raw} if defined $p{raw};
+    return $out;
+}
+
+# time_nanos of a pprof (gzip or plain); 0 when absent.
+sub pprof_time_nanos {
+    my ($data) = @_;
+    my $t = 0;
+    for my $f (pb_decode(gunzip_bytes($data))) {
+        $t = $f->[2] if $f->[0] == 9 && $f->[1] == 0;
+    }
+    return $t;
+}
+
+# A push.v1.PushRequest: push_request([labels => [[name, value], ...],
+# profiles => [bytes, ...]], ...).
+sub push_request {
+    my (@series) = @_;
+    my $out = '';
+    for my $s (@series) {
+        my $m = '';
+        $m .= pb_bytes(1, pb_bytes(1, $_->[0]) . pb_bytes(2, $_->[1])) for @{ $s->{labels} || [] };
+        $m .= pb_bytes(2, pb_bytes(1, $_)) for @{ $s->{profiles} || [] };
+        $out .= pb_bytes(1, $m);
+    }
+    return $out;
+}
+
+# multipart/form-data: multipart_body($boundary, [name, filename or undef,
+# data, part content type or undef], ...).
+sub multipart_body {
+    my ($boundary, @parts) = @_;
+    my $b = '';
+    for my $p (@parts) {
+        my ($name, $fn, $data, $ct) = @$p;
+        $b .= "--$boundary\r\nContent-Disposition: form-data; name=\"$name\""
+            . (defined $fn ? "; filename=\"$fn\"" : '') . "\r\n"
+            . (defined $ct ? "Content-Type: $ct\r\n" : '') . "\r\n$data\r\n";
+    }
+    return $b . "--$boundary--\r\n";
+}
+
+# The headers of a captured request (request.json "headers") worth
+# replaying: the body's description and the client's identity, not the
+# hop-by-hop ones nor the tenant (the caller sets its own).
+sub replay_headers {
+    my ($pairs, %extra) = @_;
+    my %h;
+    for my $p (@$pairs) {
+        my ($k, $v) = @$p;
+        next if $k =~ /^(host|content-length|transfer-encoding|connection|accept-encoding|x-scope-orgid)$/i;
+        $h{lc $k} = $v;
+    }
+    return { %h, %extra };
 }
 
 1;
