@@ -87,7 +87,7 @@ unit: deps proto
 	$(MAKE) -C core test B=$(B)/core PB=$(PB)
 
 integration: build
-	NGINX=$(NGINX) PYRO_MODULE=$(SO) prove -I t/lib t/
+	PYRO_NGINX=$(NGINX) PYRO_MODULE=$(SO) prove -I t/lib t/
 
 test: build unit integration
 

@@ -25,7 +25,9 @@ use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-our $NGINX  = $ENV{NGINX} || '/usr/sbin/nginx';
+# (not $NGINX: nginx itself reads that variable for inherited sockets)
+our $NGINX  = $ENV{PYRO_NGINX} || '/usr/sbin/nginx';
+delete $ENV{NGINX};
 # absolute: load_module resolves a relative path against nginx's prefix
 our $MODULE = File::Spec->rel2abs($ENV{PYRO_MODULE}
     || (__FILE__ =~ s{t/lib/PyroTest\.pm$}{}r) . 'build/nginx/ngx_http_pyroscope_module.so');
