@@ -21,6 +21,12 @@ my $dir = $t->dir;
 my $folded = join '', map { "main;handle;f$_;leaf " . ($_ + 1) . "\n" } 0 .. 99;
 write_file("$dir/post.lua", lua_post($folded));
 
+# a typical SDK push: 10 s of Go CPU profile, 61 KB gzip (DESIGN.md)
+my $mid = "$PyroTest::FIXTURES/go/cpu-mid.pb.gz";
+die "missing $mid" unless -f $mid;
+write_file("$dir/pprof.lua", "local f = io.open('$mid', 'rb')\n"
+    . "wrk.method = 'POST'\nwrk.body = f:read('*a')\nf:close()\n");
+
 # data for the query benchmark: 1000 pushes of the same shape
 for my $i (1 .. 1000) {
     my $r = $t->post("/ingest?name=benchq&sampleRate=100", $folded);
@@ -34,6 +40,8 @@ my @cases = (
       . PyroTest::uri_escape('process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="benchq"}')
       . '&from=now-1h&until=now', undef ],
     [ 'POST /ingest folded (100 stacks, fsync)', "/ingest?name=bench", "$dir/post.lua" ],
+    [ 'POST /ingest pprof cpu-mid.pb.gz (61 KB gzip)', "/ingest?name=benchp&format=pprof",
+      "$dir/pprof.lua" ],
     [ 'the same render, after the ingest run', '/pyroscope/render?query='
       . PyroTest::uri_escape('process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="benchq"}')
       . '&from=now-1h&until=now', undef ],

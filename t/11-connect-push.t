@@ -339,6 +339,11 @@ my %JSONH = ('Content-Type' => 'application/json');
     $r = post_push(proto_push('h-value2049', big => 'v' x 2049), %PROTO, 'X-Scope-OrgID' => 'h-limits');
     connect_error_is($r, 400, 'invalid_argument', qr/label value too long/, 'a 2049-byte label value');
 
+    # 10 000 series labels: refused quickly, nothing stored, worker alive
+    my %l10k = map { sprintf('k%05d', $_) => 'v' } 1 .. 10_000;
+    $r = post_push(proto_push('h-l10k', %l10k), %PROTO, 'X-Scope-OrgID' => 'h-limits');
+    connect_error_is($r, 400, 'invalid_argument', qr/has 10002 label names; limit 30/, '10 000 labels');
+
     is(ticks('h-limits', qq/$CPU\{service_name=~"h-.*"}/), 3 * 40_000_000, 'only the accepted pushes stored');
 }
 
