@@ -52,12 +52,16 @@ printf "%-45s %12s %8s %10s\n", 'case', 'req/s', 'ratio', 'p99';
 for my $c (@cases) {
     my ($name, $path, $script) = @$c;
     my $cmd = "wrk -t2 -c$conns -d${secs}s --latency "
-        . ($script ? "-s $script " : '') . $t->url($path) . " 2>&1";
+        . ($script ? "-s $script " : '') . "'" . $t->url($path) . "' 2>&1";
     my $out = `$cmd`;
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     my ($p99) = $out =~ /99%\s+(\S+)/;
     die "wrk failed for $name:\n$out" unless $rps;
-    die "non-2xx responses for $name:\n$out" if $out =~ /Non-2xx/;
+    if ($out =~ /Non-2xx/) {
+        my $r = $script ? $t->post($path, slurp_body($script)) : $t->get($path);
+        die "non-2xx responses for $name (one more: $r->{status} "
+            . substr($r->{content}, 0, 300) . "):\n$out";
+    }
     $ref //= $rps;
     printf "%-45s %12.0f %8.3f %10s\n", $name, $rps, $rps / $ref, $p99 // '?';
 }
@@ -65,6 +69,17 @@ for my $c (@cases) {
 $t->stop;
 my @p = $t->log_problems;
 die "nginx problems:\n@p" if @p;
+
+# The body a wrk script sends (the folded literal or the file it reads).
+sub slurp_body {
+    my ($script) = @_;
+    open my $fh, '<', $script or die "$script: $!";
+    my $lua = do { local $/; <$fh> };
+    my ($file) = $lua =~ /io\.open\('([^']+)'/;
+    return $folded unless $file;
+    open my $bf, '<:raw', $file or die "$file: $!";
+    return do { local $/; <$bf> };
+}
 
 sub write_file {
     my ($f, $s) = @_;
