@@ -143,6 +143,11 @@ void pyro_labels_free(pyro_labels_t *ls);
 
 /* UTF-8 validity as Go's utf8.Valid defines it. */
 int pyro_utf8_valid(const char *s, size_t n);
+/* Decodes one rune at s (n > 0 bytes) as Go's utf8.DecodeRune: returns
+ * its length, or 1 with *r = U+FFFD for an invalid byte. */
+size_t pyro_utf8_decode(const char *s, size_t n, uint32_t *r);
+/* Appends a rune as UTF-8. */
+void pyro_buf_put_rune(pyro_buf_t *b, uint32_t r);
 
 
 /* Time: nanoseconds since the Unix epoch, UTC.  Implemented in pyro_time.c */

@@ -40,79 +40,6 @@ typedef struct {
 } pyro_an_parser_t;
 
 
-/* Decodes one rune as Go's utf8.DecodeRune: an invalid byte is U+FFFD. */
-static size_t
-pyro_an_decode(const unsigned char *s, size_t n, uint32_t *r)
-{
-    size_t    len, i;
-    uint32_t  c, min;
-
-    c = s[0];
-    *r = 0xfffd;
-
-    if (c < 0x80) {
-        *r = c;
-        return 1;
-    }
-
-    if ((c & 0xe0) == 0xc0) {
-        len = 2; c &= 0x1f; min = 0x80;
-
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3; c &= 0x0f; min = 0x800;
-
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4; c &= 0x07; min = 0x10000;
-
-    } else {
-        return 1;
-    }
-
-    if (len > n) {
-        return 1;
-    }
-
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 1;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-        return 1;
-    }
-
-    *r = c;
-
-    return len;
-}
-
-
-static void
-pyro_an_put_rune(pyro_buf_t *b, uint32_t r)
-{
-    if (r < 0x80) {
-        pyro_buf_putc(b, (char) r);
-
-    } else if (r < 0x800) {
-        pyro_buf_putc(b, (char) (0xc0 | (r >> 6)));
-        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
-
-    } else if (r < 0x10000) {
-        pyro_buf_putc(b, (char) (0xe0 | (r >> 12)));
-        pyro_buf_putc(b, (char) (0x80 | ((r >> 6) & 0x3f)));
-        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
-
-    } else {
-        pyro_buf_putc(b, (char) (0xf0 | (r >> 18)));
-        pyro_buf_putc(b, (char) (0x80 | ((r >> 12) & 0x3f)));
-        pyro_buf_putc(b, (char) (0x80 | ((r >> 6) & 0x3f)));
-        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
-    }
-}
-
-
 /* Go's unicode.IsSpace. */
 static int
 pyro_an_space(uint32_t r)
@@ -136,7 +63,7 @@ pyro_an_trim(const pyro_buf_t *b, const char **s, size_t *len)
     end = 0;
 
     for (i = 0; i < b->len; i += k) {
-        k = pyro_an_decode(p + i, b->len - i, &r);
+        k = pyro_utf8_decode((const char *) p + i, b->len - i, &r);
 
         if (!pyro_an_space(r)) {
             if (end == 0) {
@@ -194,7 +121,7 @@ pyro_an_quote_rune(char *q, size_t size, uint32_t r)
         snprintf(q, size, "'\\%c'", (int) r);
 
     } else if (pyro_an_printable(r)) {
-        pyro_an_put_rune(&b, r);
+        pyro_buf_put_rune(&b, r);
         snprintf(q, size, "'%.*s'", b.failed ? 0 : (int) b.len,
                  b.failed ? "" : b.data);
 
@@ -248,7 +175,7 @@ pyro_an_validate(const char *s, size_t len, const char *what,
     }
 
     for (i = 0; i < len; i += k) {
-        k = pyro_an_decode((const unsigned char *) s + i, len - i, &r);
+        k = pyro_utf8_decode(s + i, len - i, &r);
 
         if (!allowed(r)) {
             pyro_an_quote_rune(q, sizeof(q), r);
@@ -348,7 +275,7 @@ pyro_an_step(pyro_an_parser_t *p, uint32_t r)
             return pyro_an_name_end(p);
         }
 
-        pyro_an_put_rune(&p->name, r);
+        pyro_buf_put_rune(&p->name, r);
         break;
 
     case PYRO_AN_KEY:
@@ -360,7 +287,7 @@ pyro_an_step(pyro_an_parser_t *p, uint32_t r)
             p->value.len = 0;
 
         } else {
-            pyro_an_put_rune(&p->key, r);
+            pyro_buf_put_rune(&p->key, r);
         }
 
         break;
@@ -371,7 +298,7 @@ pyro_an_step(pyro_an_parser_t *p, uint32_t r)
             return pyro_an_value_end(p);
         }
 
-        pyro_an_put_rune(&p->value, r);
+        pyro_buf_put_rune(&p->value, r);
         break;
 
     case PYRO_AN_DONE:
@@ -400,7 +327,7 @@ pyro_appname_parse(const char *s, size_t len, pyro_appname_t *out,
     rc = PYRO_OK;
 
     for (i = 0; i < len && p.state != PYRO_AN_DONE; i += k) {
-        k = pyro_an_decode((const unsigned char *) s + i, len - i, &r);
+        k = pyro_utf8_decode(s + i, len - i, &r);
 
         rc = pyro_an_step(&p, r);
         if (rc != PYRO_OK) {

@@ -199,30 +199,6 @@ pyro_sel_unexpected(pyro_sel_parser_t *ps, const char *expected)
 }
 
 
-static void
-pyro_sel_put_utf8(pyro_buf_t *b, uint32_t r)
-{
-    if (r < 0x80) {
-        pyro_buf_putc(b, (char) r);
-
-    } else if (r < 0x800) {
-        pyro_buf_putc(b, (char) (0xc0 | (r >> 6)));
-        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
-
-    } else if (r < 0x10000) {
-        pyro_buf_putc(b, (char) (0xe0 | (r >> 12)));
-        pyro_buf_putc(b, (char) (0x80 | ((r >> 6) & 0x3f)));
-        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
-
-    } else {
-        pyro_buf_putc(b, (char) (0xf0 | (r >> 18)));
-        pyro_buf_putc(b, (char) (0x80 | ((r >> 12) & 0x3f)));
-        pyro_buf_putc(b, (char) (0x80 | ((r >> 6) & 0x3f)));
-        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
-    }
-}
-
-
 static int
 pyro_sel_digit(int c, unsigned base)
 {
@@ -351,7 +327,7 @@ pyro_sel_escape(pyro_sel_parser_t *ps, char quote)
         pyro_buf_putc(&ps->str, (char) v);
 
     } else {
-        pyro_sel_put_utf8(&ps->str, v);
+        pyro_buf_put_rune(&ps->str, v);
     }
 
     return PYRO_OK;

@@ -227,6 +227,46 @@ pyro_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 }
 
 
+size_t
+pyro_utf8_decode(const char *s, size_t n, uint32_t *r)
+{
+    size_t  k;
+
+    k = pyro_utf8_seq((const unsigned char *) s, n, r);
+
+    if (k == 0) {
+        *r = 0xfffd;
+        return 1;
+    }
+
+    return k;
+}
+
+
+void
+pyro_buf_put_rune(pyro_buf_t *b, uint32_t r)
+{
+    if (r < 0x80) {
+        pyro_buf_putc(b, (char) r);
+
+    } else if (r < 0x800) {
+        pyro_buf_putc(b, (char) (0xc0 | (r >> 6)));
+        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
+
+    } else if (r < 0x10000) {
+        pyro_buf_putc(b, (char) (0xe0 | (r >> 12)));
+        pyro_buf_putc(b, (char) (0x80 | ((r >> 6) & 0x3f)));
+        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
+
+    } else {
+        pyro_buf_putc(b, (char) (0xf0 | (r >> 18)));
+        pyro_buf_putc(b, (char) (0x80 | ((r >> 12) & 0x3f)));
+        pyro_buf_putc(b, (char) (0x80 | ((r >> 6) & 0x3f)));
+        pyro_buf_putc(b, (char) (0x80 | (r & 0x3f)));
+    }
+}
+
+
 int
 pyro_utf8_valid(const char *s, size_t n)
 {

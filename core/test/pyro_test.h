@@ -12,7 +12,9 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <inttypes.h>
 
 
@@ -54,6 +56,76 @@ static unsigned  pyro_test_failed;
                    "%s:\n  got  %.*s\n  want %s", what, (int) (glen),        \
                    (const char *) (got), want);                              \
     } while (0)
+
+
+/* A whole file, malloc'ed (the caller frees it); NULL if unreadable. */
+static inline char *
+pyro_test_read_file(const char *path, size_t *len)
+{
+    FILE    *f;
+    char    *buf;
+    long     n;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        fclose(f);
+        return NULL;
+    }
+
+    buf = malloc(n ? (size_t) n : 1);
+
+    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+
+    fclose(f);
+    *len = n;
+
+    return buf;
+}
+
+
+/* The shared fixtures: beside the checkout, or $PYRO_FIXTURES. */
+static inline const char *
+pyro_test_fixtures(void)
+{
+    const char  *d;
+
+    d = getenv("PYRO_FIXTURES");
+
+    return d ? d : "../../shared/fixtures";
+}
+
+
+#if defined(JANSSON_H)
+
+/* The value of a header in request.json ("headers": [[name, value]...]). */
+static inline const char *
+pyro_test_request_header(json_t *req, const char *name)
+{
+    size_t   i;
+    json_t  *h;
+
+    for (i = 0; i < json_array_size(json_object_get(req, "headers")); i++) {
+        h = json_array_get(json_object_get(req, "headers"), i);
+
+        if (strcasecmp(json_string_value(json_array_get(h, 0)), name) == 0) {
+            return json_string_value(json_array_get(h, 1));
+        }
+    }
+
+    return NULL;
+}
+
+#endif
 
 
 static int

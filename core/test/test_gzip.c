@@ -24,51 +24,6 @@
 #define MiB  (1024 * 1024)
 
 
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE    *f;
-    char    *buf;
-    long     n;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
-        fclose(f);
-        return NULL;
-    }
-
-    buf = malloc(n ? (size_t) n : 1);
-
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-
-    fclose(f);
-    *len = n;
-
-    return buf;
-}
-
-
-static const char *
-fixtures(void)
-{
-    const char  *d;
-
-    d = getenv("PYRO_FIXTURES");
-
-    return d ? d : "../../shared/fixtures";
-}
-
-
 /* gzip-compresses with zlib into a malloc'ed buffer. */
 static char *
 gzip(const void *data, size_t len, int level, size_t *outlen)
@@ -405,7 +360,7 @@ test_fixture_file(const char *path, unsigned *count)
     pyro_err_t   err;
     pyro_buf_t   out;
 
-    gz = read_file(path, &gzlen);
+    gz = pyro_test_read_file(path, &gzlen);
 
     PYRO_CHECK(gz != NULL && gzlen > 18, "fixture %s is missing", path);
     if (gz == NULL) {
@@ -445,12 +400,12 @@ test_fixtures(void)
     count = 0;
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/go/%s.pb.gz", fixtures(), names[i]);
+        snprintf(path, sizeof(path), "%s/go/%s.pb.gz", pyro_test_fixtures(), names[i]);
         test_fixture_file(path, &count);
     }
 
     /* @pyroscope/nodejs 0.6.4 posts raw gzipped pprof bodies */
-    snprintf(path, sizeof(path), "%s/captured/nodejs-0.6.4", fixtures());
+    snprintf(path, sizeof(path), "%s/captured/nodejs-0.6.4", pyro_test_fixtures());
     dir = opendir(path);
 
     PYRO_CHECK(dir != NULL, "fixture directory %s is missing", path);
@@ -464,7 +419,7 @@ test_fixtures(void)
         }
 
         snprintf(path, sizeof(path), "%s/captured/nodejs-0.6.4/%s/body.bin",
-                 fixtures(), de->d_name);
+                 pyro_test_fixtures(), de->d_name);
         test_fixture_file(path, &count);
     }
 

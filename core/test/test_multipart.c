@@ -25,70 +25,6 @@
 #define CT(b)  "multipart/form-data; boundary=" b
 
 
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE    *f;
-    char    *buf;
-    long     n;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
-        fclose(f);
-        return NULL;
-    }
-
-    buf = malloc(n ? (size_t) n : 1);
-
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-
-    fclose(f);
-    *len = n;
-
-    return buf;
-}
-
-
-static const char *
-fixtures(void)
-{
-    const char  *d;
-
-    d = getenv("PYRO_FIXTURES");
-
-    return d ? d : "../../shared/fixtures";
-}
-
-
-/* The value of a header in request.json ("headers": [[name, value]...]). */
-static const char *
-request_header(json_t *req, const char *name)
-{
-    size_t   i;
-    json_t  *h;
-
-    for (i = 0; i < json_array_size(json_object_get(req, "headers")); i++) {
-        h = json_array_get(json_object_get(req, "headers"), i);
-
-        if (strcasecmp(json_string_value(json_array_get(h, 0)), name) == 0) {
-            return json_string_value(json_array_get(h, 1));
-        }
-    }
-
-    return NULL;
-}
-
-
 static int
 str_eq(pyro_str_t s, const char *want)
 {
@@ -111,7 +47,7 @@ test_capture(const char *client, json_t *entry, unsigned *nparts_checked)
     pyro_part_t         parts[PYRO_PARTS_MAX];
     const pyro_part_t  *p;
 
-    snprintf(dir, sizeof(dir), "%s/captured/%s/%04d", fixtures(), client,
+    snprintf(dir, sizeof(dir), "%s/captured/%s/%04d", pyro_test_fixtures(), client,
              (int) json_integer_value(json_object_get(entry, "index")));
 
     snprintf(path, sizeof(path), "%s/request.json", dir);
@@ -119,7 +55,7 @@ test_capture(const char *client, json_t *entry, unsigned *nparts_checked)
     PYRO_CHECK(req != NULL, "%s is missing", path);
 
     snprintf(path, sizeof(path), "%s/body.bin", dir);
-    body = read_file(path, &blen);
+    body = pyro_test_read_file(path, &blen);
     PYRO_CHECK(body != NULL, "%s is missing", path);
 
     if (req == NULL || body == NULL) {
@@ -128,7 +64,7 @@ test_capture(const char *client, json_t *entry, unsigned *nparts_checked)
         return;
     }
 
-    ct = request_header(req, "content-type");
+    ct = pyro_test_request_header(req, "content-type");
     PYRO_CHECK(ct != NULL && strstr(ct, "multipart/form-data") != NULL,
                "%s: content type", dir);
 
@@ -167,7 +103,7 @@ test_capture(const char *client, json_t *entry, unsigned *nparts_checked)
 
         snprintf(path, sizeof(path), "%s/%s", dir,
                  json_string_value(json_object_get(fl, "extracted_to")));
-        want = read_file(path, &wlen);
+        want = pyro_test_read_file(path, &wlen);
 
         PYRO_CHECK(want != NULL, "%s is missing", path);
         PYRO_CHECK(want != NULL && p->data.len == wlen
@@ -206,7 +142,7 @@ test_captures(void)
 
     for (c = 0; c < sizeof(clients) / sizeof(clients[0]); c++) {
         snprintf(path, sizeof(path), "%s/captured/%s/summary.json",
-                 fixtures(), clients[c]);
+                 pyro_test_fixtures(), clients[c]);
 
         summary = json_load_file(path, 0, NULL);
         PYRO_CHECK(json_is_array(summary), "%s is missing", path);

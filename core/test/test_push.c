@@ -22,69 +22,6 @@
 #include "push/v1/push.pb-c.h"
 
 
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE    *f;
-    char    *buf;
-    long     n;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
-        fclose(f);
-        return NULL;
-    }
-
-    buf = malloc(n ? (size_t) n : 1);
-
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-
-    fclose(f);
-    *len = n;
-
-    return buf;
-}
-
-
-static const char *
-fixtures(void)
-{
-    const char  *d;
-
-    d = getenv("PYRO_FIXTURES");
-
-    return d ? d : "../../shared/fixtures";
-}
-
-
-static const char *
-request_header(json_t *req, const char *name)
-{
-    size_t   i;
-    json_t  *h;
-
-    for (i = 0; i < json_array_size(json_object_get(req, "headers")); i++) {
-        h = json_array_get(json_object_get(req, "headers"), i);
-
-        if (strcasecmp(json_string_value(json_array_get(h, 0)), name) == 0) {
-            return json_string_value(json_array_get(h, 1));
-        }
-    }
-
-    return NULL;
-}
-
-
 static int
 str_eq(pyro_str_t s, const char *want)
 {
@@ -127,7 +64,7 @@ test_capture(json_t *entry, const char *cpu, size_t cpulen)
     pyro_push_t   push;
     const char   *ct, *ce, *data;
 
-    snprintf(dir, sizeof(dir), "%s/captured/connect-push/%04d", fixtures(),
+    snprintf(dir, sizeof(dir), "%s/captured/connect-push/%04d", pyro_test_fixtures(),
              (int) json_integer_value(json_object_get(entry, "index")));
 
     snprintf(path, sizeof(path), "%s/request.json", dir);
@@ -135,7 +72,7 @@ test_capture(json_t *entry, const char *cpu, size_t cpulen)
     PYRO_CHECK(req != NULL, "%s is missing", path);
 
     snprintf(path, sizeof(path), "%s/body.bin", dir);
-    body = read_file(path, &blen);
+    body = pyro_test_read_file(path, &blen);
     PYRO_CHECK(body != NULL, "%s is missing", path);
 
     if (req == NULL || body == NULL) {
@@ -144,8 +81,8 @@ test_capture(json_t *entry, const char *cpu, size_t cpulen)
         return;
     }
 
-    ct = request_header(req, "content-type");
-    ce = request_header(req, "content-encoding");
+    ct = pyro_test_request_header(req, "content-type");
+    ce = pyro_test_request_header(req, "content-encoding");
     json = ct != NULL && strncmp(ct, "application/json", 16) == 0;
 
     memset(&plain, 0, sizeof(pyro_buf_t));
@@ -199,12 +136,12 @@ test_captures(void)
     size_t   i, cpulen;
     json_t  *summary;
 
-    snprintf(path, sizeof(path), "%s/go/cpu.pb.gz", fixtures());
-    cpu = read_file(path, &cpulen);
+    snprintf(path, sizeof(path), "%s/go/cpu.pb.gz", pyro_test_fixtures());
+    cpu = pyro_test_read_file(path, &cpulen);
     PYRO_CHECK(cpu != NULL && cpulen == 1366, "%s is missing", path);
 
     snprintf(path, sizeof(path), "%s/captured/connect-push/summary.json",
-             fixtures());
+             pyro_test_fixtures());
     summary = json_load_file(path, 0, NULL);
     PYRO_CHECK(json_array_size(summary) == 5, "%s is missing", path);
 
