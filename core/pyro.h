@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 
 #define PYRO_OK         0
 #define PYRO_ERROR     -1
@@ -272,6 +274,50 @@ int64_t pyro_tree_total(const pyro_tree_t *t);
 void pyro_tree_flamebearer_json(pyro_tree_t *t, int64_t max_nodes,
     pyro_buf_t *out);
 void pyro_tree_free(pyro_tree_t *t);
+
+/*
+ * A flame graph as plain arrays, for the Connect FlameGraph and
+ * FlameGraphDiff messages.  names[0] is "total"; level i is
+ * values[levels[i] .. levels[i + 1]): 4 values per node ([x delta,
+ * total, self, name index], the flamebearer layout) or, in a diff, 7
+ * ([x delta, total, self] left, the same right, name index).  The
+ * struct owns every array (names point into "arena"); release it with
+ * pyro_flamegraph_free().
+ */
+typedef struct {
+    pyro_str_t     *names;
+    size_t          nnames;
+    int64_t        *values;
+    size_t         *levels;        /* nlevels + 1 offsets into values */
+    size_t          nlevels;
+    int64_t         total;
+    int64_t         max_self;
+    int64_t         left_ticks;    /* diff only */
+    int64_t         right_ticks;   /* diff only */
+    char           *arena;
+} pyro_flamegraph_t;
+
+/* model.NewFlameGraph (query-output-formats 3.2); PYRO_ERROR on ENOMEM. */
+int pyro_tree_flamegraph(pyro_tree_t *t, int64_t max_nodes,
+    pyro_flamegraph_t *fg);
+/*
+ * NewFlamegraphDiff (query-output-formats 3.4): both trees aligned by
+ * name, max_nodes over max(left, right) totals.  A negative self value
+ * is 400 "both trees require only positive values" or "left tree
+ * require only positive values" (upstream's wording for either side).
+ */
+int pyro_tree_diff(pyro_tree_t *left, pyro_tree_t *right, int64_t max_nodes,
+    pyro_flamegraph_t *fg, pyro_err_t *err);
+void pyro_flamegraph_free(pyro_flamegraph_t *fg);
+/*
+ * Appends tree bytes (PROFILE_FORMAT_TREE, Tree.MarshalTruncate,
+ * query-output-formats 2) truncated at max_nodes (<= 0: no cut); an
+ * empty tree appends nothing.  ENOMEM sets out->failed.
+ */
+void pyro_tree_bytes(pyro_tree_t *t, int64_t max_nodes, pyro_buf_t *out);
+/* Adds tree bytes into t (fewer than 2 bytes: an empty tree); PYRO_ERROR
+ * on malformed input or ENOMEM. */
+int pyro_tree_merge_bytes(pyro_tree_t *t, const void *p, size_t len);
 
 
 /*
@@ -576,6 +622,27 @@ void pyro_push_free(pyro_push_t *push);
 
 
 /*
+ * protojson over protobuf-c descriptors, for the Connect query API.
+ * Implemented in pyro_pbjson.c.
+ */
+
+/* Encodes msg as protojson (connect-go's defaults): lowerCamelCase JSON
+ * names, int64/uint64/fixed64 as decimal strings, int32/uint32/double as
+ * numbers, enums as their names, bytes as standard padded base64,
+ * default/zero fields omitted (proto3 scalars; oneof members and message
+ * fields present when set), repeated fields as arrays (omitted when
+ * empty), NaN/Infinity as "NaN"/"Infinity"/"-Infinity". */
+void pyro_pbjson_encode(const ProtobufCMessage *msg, pyro_buf_t *out);
+/* Decodes JSON into a new message of the descriptor's type (free with
+ * protobuf_c_message_free_unpacked(msg, NULL)); accepts proto and JSON
+ * names, int64 as string or number, enums as name or number, bytes as
+ * std or URL-safe base64 with or without padding, null as default,
+ * unknown fields ignored.  Errors: 400 invalid_argument. */
+ProtobufCMessage *pyro_pbjson_decode(const ProtobufCMessageDescriptor *d,
+    const char *json, size_t len, pyro_err_t *err);
+
+
+/*
  * Legacy /ingest text formats (folded, lines) into a batch, with every
  * rule of upstream's text path (spec section 3).  Implemented in
  * pyro_ingest.c.
@@ -647,6 +714,235 @@ typedef struct {
  * under the storage root. */
 int pyro_query_render(const char *root, const pyro_tenants_t *tenants,
     const pyro_render_req_t *req, pyro_buf_t *out, pyro_err_t *err);
+
+
+/*
+ * Query engine: the querier.v1.QuerierService queries as plain C
+ * results (the glue encodes them).  Implemented in pyro_engine.c; every
+ * function runs in a query thread, reads only files and keeps no shared
+ * state.  Results are malloc'ed and owned by the caller, who releases
+ * them with the matching free function (also after an error); memory is
+ * bounded by the result, not by the data scanned.
+ */
+
+/*
+ * What to read: the tenants' segment files (tenants in sorted order,
+ * files in name order) and the profiles whose series labels match one
+ * of the selectors (all of them with match_all; every profile when
+ * nsels is 0).  Times are Unix ms, inclusive: a profile is in range when
+ * start_ms * 1e6 <= time_ns <= end_ms * 1e6, as upstream's backend.
+ */
+typedef struct {
+    const char            *root;          /* storage root */
+    const pyro_tenants_t  *tenants;
+    int64_t                start_ms;
+    int64_t                end_ms;
+    pyro_selector_t      **sels;          /* OR'ed; NULL/0: all */
+    size_t                 nsels;
+    int                    match_all;     /* AND them (v2 frontend) */
+} pyro_scan_t;
+
+/* One selected profile, as the scanner hands it to a callback; "seq"
+ * changes with every record, so per-record caches know when to reset. */
+typedef struct {
+    const pyro_record_t   *rec;
+    const pyro_prof_t     *prof;          /* samples set with "body" */
+    uint64_t               seq;
+    const char            *tenant;
+} pyro_scan_item_t;
+
+/* Returns PYRO_OK to go on, or PYRO_ERROR (with err set) to stop. */
+typedef int (*pyro_scan_pt)(void *ctx, const pyro_scan_item_t *it,
+    pyro_err_t *err);
+
+/*
+ * The scanner under every query (and the render): calls cb for every
+ * selected profile with time_ns in [min_ns, max_ns] (s->start_ms and
+ * s->end_ms are not used here).  With body, records holding a selected
+ * profile are checksummed and decoded; otherwise only the uncompressed
+ * meta section is read.  Corrupt records are skipped.
+ */
+int pyro_scan(const pyro_scan_t *s, int64_t min_ns, int64_t max_ns,
+    int body, pyro_scan_pt cb, void *ctx, pyro_err_t *err);
+
+/*
+ * Maps record stack nodes to nodes of a name tree, memoized per record
+ * (reset when it->seq changes).  Zero it, set "tree", and free it with
+ * pyro_stackmap_free() (which leaves the tree alone).
+ */
+typedef struct {
+    pyro_tree_t           *tree;
+    uint32_t              *memo;          /* record node -> tree node */
+    uint32_t              *stack;
+    size_t                 cap;
+    uint64_t               seq;
+    int                    ready;
+} pyro_stackmap_t;
+
+/* The tree node of a record's stack node (its leaf), or -1 on ENOMEM. */
+int64_t pyro_stackmap_node(pyro_stackmap_t *m, const pyro_scan_item_t *it,
+    uint32_t node);
+void pyro_stackmap_free(pyro_stackmap_t *m);
+
+/*
+ * Time rules of every Connect query (spec 6.2), applied in upstream's
+ * order: start or end 0 is 400 "missing time range in the query"
+ * (except, with PYRO_RANGE_LAST_HOUR, both 0 become [now - 1h, now], as
+ * ProfileTypes does); start > end is "query start time is after end
+ * time"; with max_lookback_ms (0: none) an end before now - lookback
+ * gives PYRO_DECLINED (an empty result, no error) and an earlier start
+ * is clamped; with max_length_ms (0: unlimited) a longer range is "the
+ * query time range exceeds the limit (max_query_length, actual: 25h0m0s,
+ * limit: 1d)" (actual as Go's time.Duration, limit as Prometheus'
+ * model.Duration, exactly as upstream formats them).
+ */
+#define PYRO_RANGE_LAST_HOUR  0x1
+
+int pyro_query_range(int64_t *start_ms, int64_t *end_ms, int64_t now_ms,
+    int64_t max_length_ms, int64_t max_lookback_ms, unsigned flags,
+    pyro_err_t *err);
+
+/* A list of strings, each malloc'ed, owned by the list. */
+typedef struct {
+    char                 **v;
+    size_t                 n;
+} pyro_strs_t;
+
+void pyro_strs_free(pyro_strs_t *l);
+
+/* ProfileTypes: the distinct __profile_type__ values, parsed as
+ * upstream's ParseProfileTypeSelector (5 or 6 ':'-separated parts; other
+ * values are skipped), sorted by ID.  One allocation per entry ("id";
+ * the other fields point into it). */
+typedef struct {
+    char                  *id;
+    const char            *name;
+    const char            *sample_type;
+    const char            *sample_unit;
+    const char            *period_type;
+    const char            *period_unit;
+} pyro_ptype_t;
+
+typedef struct {
+    pyro_ptype_t          *v;
+    size_t                 n;
+} pyro_ptypes_t;
+
+int pyro_engine_profile_types(const pyro_scan_t *s, pyro_ptypes_t *out,
+    pyro_err_t *err);
+void pyro_ptypes_free(pyro_ptypes_t *l);
+
+/*
+ * LabelNames: sorted unique names (internal "__" labels included).
+ * legacy_only hides names that fail upstream's SanitizeLegacyLabelName
+ * (what the read path does unless the client allows UTF-8 names).
+ */
+int pyro_engine_label_names(const pyro_scan_t *s, int legacy_only,
+    pyro_strs_t *out, pyro_err_t *err);
+/* LabelValues: sorted unique non-empty values of one label; an empty
+ * name is 400 "name is required". */
+int pyro_engine_label_values(const pyro_scan_t *s, const char *name,
+    pyro_strs_t *out, pyro_err_t *err);
+
+/*
+ * Series: the distinct label sets of the selected profiles, restricted
+ * to "names" (none: every label), each set sorted by name, the list
+ * sorted by labels (CompareLabelPairs).  With legacy_only the names are
+ * filtered as LabelNames does first (and, as upstream, a list that
+ * filters down to nothing means every label).
+ */
+typedef struct {
+    pyro_labels_t         *v;
+    size_t                 n;
+} pyro_labelsets_t;
+
+int pyro_engine_series(const pyro_scan_t *s, const char *const *names,
+    size_t nnames, int legacy_only, pyro_labelsets_t *out, pyro_err_t *err);
+void pyro_labelsets_free(pyro_labelsets_t *l);
+
+/*
+ * SelectMergeStacktraces into "tree" (the caller's, new or not):
+ * call_site keeps only stacks that start (root first) with those frame
+ * names (StackTraceSelector.call_site); spans keeps only samples whose
+ * span ID is in the list (span_selector, already parsed).
+ */
+typedef struct {
+    const pyro_str_t      *call_site;     /* NULL/0: every stack */
+    size_t                 ncall_site;
+    const uint64_t        *spans;         /* NULL/0: every sample */
+    size_t                 nspans;
+} pyro_merge_opts_t;
+
+int pyro_engine_merge(const pyro_scan_t *s, const pyro_merge_opts_t *o,
+    pyro_tree_t *tree, pyro_err_t *err);
+
+/*
+ * SelectSeries (query-output-formats 4): profiles from start - step to
+ * end, each worth its total, summed (or averaged per profile) into
+ * buckets whose right edges start + k * step <= end are the point
+ * timestamps; series labels are the group_by labels present, in
+ * group_by order; series ordered by the sum of their points descending
+ * then by labels, the first "limit" kept (<= 0: all).  step_ms < 1 is
+ * 400 "step must be >= 1ms".
+ */
+typedef enum {
+    PYRO_AGG_SUM = 0,
+    PYRO_AGG_AVERAGE
+} pyro_agg_e;
+
+typedef struct {
+    int64_t                step_ms;
+    const char *const     *group_by;
+    size_t                 ngroup_by;
+    pyro_agg_e             aggregation;
+    int64_t                limit;
+} pyro_series_opts_t;
+
+typedef struct {
+    pyro_labels_t          labels;
+    pyro_point_t          *points;        /* ascending timestamps */
+    size_t                 npoints;
+} pyro_tseries_t;
+
+typedef struct {
+    pyro_tseries_t        *v;
+    size_t                 n;
+} pyro_tseries_list_t;
+
+int pyro_engine_select_series(const pyro_scan_t *s,
+    const pyro_series_opts_t *o, pyro_tseries_list_t *out, pyro_err_t *err);
+void pyro_tseries_list_free(pyro_tseries_list_t *l);
+
+/* GetProfileStats for exactly one tenant (else 400 "expected 1 tenant,
+ * got N"): the oldest and newest profile times in ms, 0 without data. */
+typedef struct {
+    int                    data_ingested;
+    int64_t                oldest_ms;
+    int64_t                newest_ms;
+} pyro_pstats_t;
+
+int pyro_engine_profile_stats(const char *root, const pyro_tenants_t *t,
+    pyro_pstats_t *out, pyro_err_t *err);
+
+
+/*
+ * Connect unary RPCs of querier.v1.QuerierService: decode the request
+ * (protobuf or protojson), run the query, encode the response in the
+ * same codec.  Implemented in pyro_rpc.c; runs in a query thread.
+ */
+typedef struct {
+    pyro_str_t             method;        /* e.g. "ProfileTypes" */
+    const char            *root;          /* storage root */
+    const pyro_tenants_t  *tenants;
+    int                    json;          /* application/json */
+    int64_t                now_ms;
+    int64_t                max_query_length_ms;   /* 0: unlimited */
+} pyro_rpc_t;
+
+/* Errors are Connect errors (e.g. 404 "unimplemented" for an unknown
+ * method, 400 "invalid_argument"). */
+int pyro_rpc_call(const pyro_rpc_t *rpc, const char *body, size_t len,
+    pyro_buf_t *out, pyro_err_t *err);
 
 
 #endif /* _PYRO_H_INCLUDED_ */

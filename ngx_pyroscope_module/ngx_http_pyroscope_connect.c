@@ -2,10 +2,10 @@
 /*
  * Copyright (C) ngx_pyroscope developers
  *
- * Connect unary RPCs: /push.v1.PusherService/Push for now (the query
- * service follows).  The protocol checks run on the loop; decoding runs
- * in the ingest thread task; a push is acknowledged after its group
- * commit, as on /ingest.
+ * Connect unary RPCs: /push.v1.PusherService/Push and
+ * /querier.v1.QuerierService/<Method>.  The protocol checks run on the
+ * loop; decoding, queries and encoding run in thread tasks; a push is
+ * acknowledged after its group commit, as on /ingest.
  */
 
 
@@ -18,6 +18,9 @@
 
 static ngx_int_t ngx_http_pyroscope_connect_check(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
+static void ngx_http_pyroscope_query_body(ngx_http_request_t *r);
+static void ngx_http_pyroscope_query_run(void *data, ngx_log_t *log);
+static void ngx_http_pyroscope_query_done(ngx_event_t *ev);
 
 
 ngx_int_t
@@ -28,14 +31,22 @@ ngx_http_pyroscope_connect_handler(ngx_http_request_t *r)
     ngx_http_pyroscope_ctx_t  *ctx;
     static ngx_str_t           push =
                                    ngx_string("/push.v1.PusherService/Push");
+    static ngx_str_t           querier =
+                                   ngx_string("/querier.v1.QuerierService/");
 
     ctx = ngx_http_pyroscope_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (r->uri.len != push.len
-        || ngx_strncmp(r->uri.data, push.data, push.len) != 0)
+    if (r->uri.len > querier.len
+        && ngx_strncmp(r->uri.data, querier.data, querier.len) == 0)
+    {
+        ctx->rpc.data = (const char *) r->uri.data + querier.len;
+        ctx->rpc.len = r->uri.len - querier.len;
+
+    } else if (r->uri.len != push.len
+               || ngx_strncmp(r->uri.data, push.data, push.len) != 0)
     {
         pyro_err_set(&ctx->err, 404, "unimplemented", "%.*s is not "
                      "implemented", (int) r->uri.len, r->uri.data);
@@ -59,7 +70,8 @@ ngx_http_pyroscope_connect_handler(ngx_http_request_t *r)
     rc = ngx_http_pyroscope_connect_check(r, ctx);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_pyroscope_tenant(r, ctx, 1, &ctx->err);
+        /* only writes need a single tenant: reads may federate "a|b" */
+        rc = ngx_http_pyroscope_tenant(r, ctx, ctx->rpc.len == 0, &ctx->err);
     }
 
     if (rc == NGX_ERROR) {
@@ -73,7 +85,9 @@ ngx_http_pyroscope_connect_handler(ngx_http_request_t *r)
     ctx->connect = 1;
     ctx->meta.from_ns = ngx_http_pyroscope_now_ns();
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_pyroscope_ingest_body);
+    rc = ngx_http_read_client_request_body(r, ctx->rpc.len
+                                           ? ngx_http_pyroscope_query_body
+                                           : ngx_http_pyroscope_ingest_body);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -199,4 +213,101 @@ ngx_http_pyroscope_connect_push(ngx_http_pyroscope_ctx_t *ctx,
     pyro_buf_free(&plain);
 
     return rc;
+}
+
+
+/* The body of a query RPC is read: the query runs in a pool thread. */
+static void
+ngx_http_pyroscope_query_body(ngx_http_request_t *r)
+{
+    if (ngx_http_pyroscope_post(r, ngx_http_pyroscope_query_run,
+                                ngx_http_pyroscope_query_done)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+/*
+ * Runs in a pool thread: decodes the request, runs the query over the
+ * tenants' files and encodes the response into ctx->out; the main conf
+ * and location conf are read-only for the life of the cycle.
+ */
+static void
+ngx_http_pyroscope_query_run(void *data, ngx_log_t *log)
+{
+    ngx_http_pyroscope_ctx_t *ctx = data;
+
+    const char                      *body;
+    size_t                           len;
+    pyro_buf_t                       plain;
+    pyro_rpc_t                       rpc;
+    ngx_http_pyroscope_loc_conf_t   *plcf;
+    ngx_http_pyroscope_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(ctx->request,
+                                         ngx_http_pyroscope_module);
+    plcf = ngx_http_get_module_loc_conf(ctx->request,
+                                        ngx_http_pyroscope_module);
+
+    ngx_memzero(&plain, sizeof(pyro_buf_t));
+    ctx->rc = PYRO_ERROR;
+
+    if (ngx_http_pyroscope_collect_body(ctx, log) != NGX_OK) {
+        pyro_err_internal(&ctx->err, "cannot read the request body");
+        return;
+    }
+
+    body = ctx->body;
+    len = ctx->body_len;
+
+    if (ctx->gzip) {
+        if (pyro_gunzip(body, len, plcf->push_body_limit, &plain, &ctx->err)
+            != PYRO_OK)
+        {
+            pyro_buf_free(&plain);
+            return;
+        }
+
+        body = plain.data;
+        len = plain.len;
+    }
+
+    rpc.method = ctx->rpc;
+    rpc.root = (const char *) pmcf->storage.data;
+    rpc.tenants = &ctx->tenants;
+    rpc.json = ctx->json;
+    rpc.now_ms = ctx->meta.from_ns / 1000000;
+    rpc.max_query_length_ms = (int64_t) plcf->max_query_length;
+
+    ctx->rc = pyro_rpc_call(&rpc, body, len, &ctx->out, &ctx->err);
+
+    pyro_buf_free(&plain);
+}
+
+
+static void
+ngx_http_pyroscope_query_done(ngx_event_t *ev)
+{
+    ngx_http_request_t  *r = ev->data;
+
+    ngx_int_t                  rc;
+    ngx_http_pyroscope_ctx_t  *ctx;
+
+    ngx_http_pyroscope_task_done(r);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pyroscope_module);
+
+    if (ctx->rc != PYRO_OK) {
+        rc = ngx_http_pyroscope_send_error(r, &ctx->err);
+
+    } else {
+        /* ctx->out is freed by the request pool's cleanup */
+        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK, &ctx->content_type_out,
+                                     (u_char *) ctx->out.data, ctx->out.len);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(r->connection);
 }

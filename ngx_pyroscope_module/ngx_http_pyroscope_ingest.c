@@ -20,8 +20,6 @@ static ngx_int_t ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
 static ngx_int_t ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
 static void ngx_http_pyroscope_ingest_parse(void *data, ngx_log_t *log);
-static ngx_int_t ngx_http_pyroscope_collect_body(ngx_http_pyroscope_ctx_t *ctx,
-    ngx_log_t *log);
 static void ngx_http_pyroscope_ingest_parsed(ngx_event_t *ev);
 static void ngx_http_pyroscope_ingest_finish(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
@@ -274,8 +272,11 @@ ngx_http_pyroscope_ingest_parse(void *data, ngx_log_t *log)
 }
 
 
-/* Makes the body one malloc'ed buffer, reading spilled parts from file. */
-static ngx_int_t
+/*
+ * Makes the body one malloc'ed buffer, reading spilled parts from file.
+ * Runs in a pool thread while the request is blocked.
+ */
+ngx_int_t
 ngx_http_pyroscope_collect_body(ngx_http_pyroscope_ctx_t *ctx,
     ngx_log_t *log)
 {

@@ -111,6 +111,13 @@ static ngx_command_t  ngx_http_pyroscope_commands[] = {
       offsetof(ngx_http_pyroscope_loc_conf_t, push_body_limit),
       NULL },
 
+    { ngx_string("pyroscope_max_query_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pyroscope_loc_conf_t, max_query_length),
+      NULL },
+
     { ngx_string("pyroscope_max_samples"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -365,6 +372,7 @@ ngx_http_pyroscope_create_loc_conf(ngx_conf_t *cf)
     plcf->tenant = NGX_CONF_UNSET_PTR;
     plcf->tenant_required = NGX_CONF_UNSET;
     plcf->push_body_limit = NGX_CONF_UNSET_SIZE;
+    plcf->max_query_length = NGX_CONF_UNSET_MSEC;
     plcf->limits.max_profile_size = NGX_CONF_UNSET_SIZE;
     plcf->limits.max_samples = NGX_CONF_UNSET_SIZE;
     plcf->limits.max_depth = NGX_CONF_UNSET_SIZE;
@@ -395,6 +403,8 @@ ngx_http_pyroscope_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->push_body_limit, prev->push_body_limit,
                               256 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->max_query_length,
+                              prev->max_query_length, 24 * 60 * 60 * 1000);
     ngx_conf_merge_size_value(conf->limits.max_profile_size,
                               prev->limits.max_profile_size,
                               def.max_profile_size);

@@ -57,6 +57,7 @@ typedef struct {
     ngx_http_complex_value_t   *tenant;
     ngx_flag_t                  tenant_required;
     size_t                      push_body_limit; /* after gunzip */
+    ngx_msec_t                  max_query_length;
     pyro_limits_t               limits;
 } ngx_http_pyroscope_loc_conf_t;
 
@@ -81,6 +82,7 @@ typedef struct {
     ngx_uint_t                  json;        /* ... in application/json */
     ngx_uint_t                  gzip;        /* ... with a gzip body */
     ngx_str_t                   content_type_out;
+    pyro_str_t                  rpc;         /* a QuerierService method */
     char                       *body;
     size_t                      body_len;
     pyro_buf_t                  record;
@@ -98,6 +100,8 @@ void ngx_http_pyroscope_ingest_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_pyroscope_connect_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_pyroscope_connect_push(ngx_http_pyroscope_ctx_t *ctx,
     pyro_batch_t *b);
+ngx_int_t ngx_http_pyroscope_collect_body(ngx_http_pyroscope_ctx_t *ctx,
+    ngx_log_t *log);
 ngx_uint_t ngx_http_pyroscope_is(ngx_str_t *s, const char *lit);
 ngx_uint_t ngx_http_pyroscope_is_ci(ngx_str_t *s, const char *lit);
 ngx_int_t ngx_http_pyroscope_header(ngx_http_request_t *r, const char *name,

@@ -1,0 +1,803 @@
+
+/*
+ * Copyright (C) ngx_pyroscope developers
+ *
+ * One handler per querier.v1.QuerierService method: request fields to
+ * an engine call (pyro_engine.c), engine results to the response
+ * message, built in the call's arena.  Runs in a query thread.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyro.h"
+#include "pyro_rpc.h"
+#include "querier/v1/querier.pb-c.h"
+#include "types/v1/types.pb-c.h"
+
+
+#define PYRO_LOOKBACK_MS  0     /* every stored profile can be queried */
+
+/* protoc-c's names for proto3 optional fields (one-member oneofs) */
+#define PYRO_RPC_HAS_MAX_NODES                                               \
+    QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST___MAX_NODES_MAX_NODES
+#define PYRO_RPC_HAS_AGGREGATION                                             \
+    QUERIER__V1__SELECT_SERIES_REQUEST___AGGREGATION_AGGREGATION
+#define PYRO_RPC_AVERAGE                                                     \
+    TYPES__V1__TIME_SERIES_AGGREGATION_TYPE__TIME_SERIES_AGGREGATION_TYPE_AVERAGE
+
+
+/* The selectors of a request's "matchers" (each a {...} selector). */
+typedef struct {
+    pyro_selector_t   *v[64];
+    size_t             n;
+} pyro_rpc_sels_t;
+
+
+static void
+pyro_rpc_sels_free(pyro_rpc_sels_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->n; i++) {
+        pyro_selector_free(s->v[i]);
+    }
+
+    s->n = 0;
+}
+
+
+static int
+pyro_rpc_matchers(char **m, size_t n, pyro_rpc_sels_t *s, pyro_err_t *err)
+{
+    size_t  i;
+
+    s->n = 0;
+
+    if (n > sizeof(s->v) / sizeof(s->v[0])) {
+        pyro_err_invalid(err, "too many matchers: %zu", n);
+        return PYRO_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        s->v[i] = pyro_selector_parse(m[i], strlen(m[i]), err);
+        if (s->v[i] == NULL) {
+            pyro_rpc_sels_free(s);
+            return PYRO_ERROR;
+        }
+        s->n++;
+    }
+
+    return PYRO_OK;
+}
+
+
+/* "<profile type ID><label selector>" as one selector. */
+static pyro_selector_t *
+pyro_rpc_selector(const char *ptype, const char *labels, pyro_err_t *err)
+{
+    char             *q;
+    size_t            n;
+    pyro_selector_t  *sel;
+
+    n = strlen(ptype) + strlen(labels) + 3;
+
+    q = malloc(n);
+    if (q == NULL) {
+        pyro_err_internal(err, "out of memory");
+        return NULL;
+    }
+
+    snprintf(q, n, "%s%s", ptype, labels[0] ? labels : "{}");
+    sel = pyro_selector_parse_query(q, strlen(q), err);
+    free(q);
+
+    return sel;
+}
+
+
+static void
+pyro_rpc_scan_init(pyro_scan_t *s, const pyro_rpc_t *rpc, int64_t start,
+    int64_t end)
+{
+    memset(s, 0, sizeof(pyro_scan_t));
+    s->root = rpc->root;
+    s->tenants = rpc->tenants;
+    s->start_ms = start;
+    s->end_ms = end;
+}
+
+
+/* Applies spec 6.2; PYRO_DECLINED means an empty result. */
+static int
+pyro_rpc_range(const pyro_rpc_t *rpc, int64_t *start, int64_t *end,
+    unsigned flags, pyro_err_t *err)
+{
+    return pyro_query_range(start, end, rpc->now_ms,
+                            rpc->max_query_length_ms, PYRO_LOOKBACK_MS,
+                            flags, err);
+}
+
+
+static char **
+pyro_rpc_strs(pyro_arena_t *a, const pyro_strs_t *l)
+{
+    size_t   i;
+    char   **v;
+
+    v = pyro_arena_alloc(a, (l->n + 1) * sizeof(char *));
+
+    for (i = 0; v && i < l->n; i++) {
+        v[i] = pyro_arena_strdup(a, l->v[i], strlen(l->v[i]));
+    }
+
+    return v;
+}
+
+
+static Types__V1__LabelPair **
+pyro_rpc_pairs(pyro_arena_t *a, const pyro_labels_t *ls)
+{
+    size_t                  i;
+    Types__V1__LabelPair  **v, *p;
+
+    v = pyro_arena_alloc(a, (ls->n + 1) * sizeof(Types__V1__LabelPair *));
+
+    for (i = 0; v && i < ls->n; i++) {
+        p = pyro_arena_alloc(a, sizeof(Types__V1__LabelPair));
+        if (p == NULL) {
+            return NULL;
+        }
+
+        types__v1__label_pair__init(p);
+        p->name = pyro_arena_strdup(a, ls->v[i].name, strlen(ls->v[i].name));
+        p->value = pyro_arena_strdup(a, ls->v[i].value,
+                                     strlen(ls->v[i].value));
+        v[i] = p;
+    }
+
+    return v;
+}
+
+
+static int
+pyro_rpc_profile_types(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                                  rc;
+    size_t                               i;
+    int64_t                              start, end;
+    pyro_scan_t                          s;
+    pyro_ptypes_t                        pt;
+    Types__V1__ProfileType              *t;
+    Querier__V1__ProfileTypesResponse   *r;
+    const Querier__V1__ProfileTypesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__profile_types_response__init(r);
+    *resp = &r->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, PYRO_RANGE_LAST_HOUR, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    memset(&pt, 0, sizeof(pyro_ptypes_t));
+
+    rc = pyro_engine_profile_types(&s, &pt, err);
+
+    r->profile_types = pyro_arena_alloc(a, (pt.n + 1) * sizeof(void *));
+
+    for (i = 0; rc == PYRO_OK && r->profile_types && i < pt.n; i++) {
+        t = pyro_arena_alloc(a, sizeof(*t));
+        if (t == NULL) {
+            break;
+        }
+
+        types__v1__profile_type__init(t);
+        t->id = pyro_arena_strdup(a, pt.v[i].id, strlen(pt.v[i].id));
+        t->name = pyro_arena_strdup(a, pt.v[i].name, strlen(pt.v[i].name));
+        t->sample_type = pyro_arena_strdup(a, pt.v[i].sample_type,
+                                           strlen(pt.v[i].sample_type));
+        t->sample_unit = pyro_arena_strdup(a, pt.v[i].sample_unit,
+                                           strlen(pt.v[i].sample_unit));
+        t->period_type = pyro_arena_strdup(a, pt.v[i].period_type,
+                                           strlen(pt.v[i].period_type));
+        t->period_unit = pyro_arena_strdup(a, pt.v[i].period_unit,
+                                           strlen(pt.v[i].period_unit));
+        r->profile_types[r->n_profile_types++] = t;
+    }
+
+    pyro_ptypes_free(&pt);
+
+    return rc;
+}
+
+
+static int
+pyro_rpc_label_names(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                             rc;
+    int64_t                         start, end;
+    pyro_scan_t                     s;
+    pyro_strs_t                     names;
+    pyro_rpc_sels_t                 sels;
+    Types__V1__LabelNamesResponse  *r;
+    const Types__V1__LabelNamesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    types__v1__label_names_response__init(r);
+    *resp = &r->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    if (pyro_rpc_matchers(req->matchers, req->n_matchers, &sels, err)
+        != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = sels.v;
+    s.nsels = sels.n;
+    memset(&names, 0, sizeof(pyro_strs_t));
+
+    rc = pyro_engine_label_names(&s, 0, &names, err);
+
+    if (rc == PYRO_OK) {
+        r->names = pyro_rpc_strs(a, &names);
+        r->n_names = r->names ? names.n : 0;
+    }
+
+    pyro_strs_free(&names);
+    pyro_rpc_sels_free(&sels);
+
+    return rc;
+}
+
+
+static int
+pyro_rpc_label_values(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                              rc;
+    int64_t                          start, end;
+    pyro_scan_t                      s;
+    pyro_strs_t                      values;
+    pyro_rpc_sels_t                  sels;
+    Types__V1__LabelValuesResponse  *r;
+    const Types__V1__LabelValuesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    types__v1__label_values_response__init(r);
+    *resp = &r->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    if (pyro_rpc_matchers(req->matchers, req->n_matchers, &sels, err)
+        != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = sels.v;
+    s.nsels = sels.n;
+    memset(&values, 0, sizeof(pyro_strs_t));
+
+    rc = pyro_engine_label_values(&s, req->name, &values, err);
+
+    if (rc == PYRO_OK) {
+        r->names = pyro_rpc_strs(a, &values);
+        r->n_names = r->names ? values.n : 0;
+    }
+
+    pyro_strs_free(&values);
+    pyro_rpc_sels_free(&sels);
+
+    return rc;
+}
+
+
+static int
+pyro_rpc_series(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                           rc;
+    size_t                        i;
+    int64_t                       start, end;
+    pyro_scan_t                   s;
+    pyro_rpc_sels_t               sels;
+    pyro_labelsets_t              sets;
+    Types__V1__Labels            *l;
+    Querier__V1__SeriesResponse  *r;
+    const Querier__V1__SeriesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__series_response__init(r);
+    *resp = &r->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    if (pyro_rpc_matchers(req->matchers, req->n_matchers, &sels, err)
+        != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = sels.v;
+    s.nsels = sels.n;
+    memset(&sets, 0, sizeof(pyro_labelsets_t));
+
+    rc = pyro_engine_series(&s, (const char *const *) req->label_names,
+                            req->n_label_names, 0, &sets, err);
+
+    r->labels_set = pyro_arena_alloc(a, (sets.n + 1) * sizeof(void *));
+
+    for (i = 0; rc == PYRO_OK && r->labels_set && i < sets.n; i++) {
+        l = pyro_arena_alloc(a, sizeof(*l));
+        if (l == NULL) {
+            break;
+        }
+
+        types__v1__labels__init(l);
+        l->labels = pyro_rpc_pairs(a, &sets.v[i]);
+        l->n_labels = l->labels ? sets.v[i].n : 0;
+        r->labels_set[r->n_labels_set++] = l;
+    }
+
+    pyro_labelsets_free(&sets);
+    pyro_rpc_sels_free(&sels);
+
+    return rc;
+}
+
+
+/* A FlameGraph message from the engine's arrays (copied into the arena). */
+static Querier__V1__FlameGraph *
+pyro_rpc_flamegraph(pyro_arena_t *a, const pyro_flamegraph_t *fg)
+{
+    size_t                    i, n;
+    Querier__V1__Level       *lv;
+    Querier__V1__FlameGraph  *g;
+
+    g = pyro_arena_alloc(a, sizeof(*g));
+    if (g == NULL) {
+        return NULL;
+    }
+
+    querier__v1__flame_graph__init(g);
+    g->total = fg->total;
+    g->max_self = fg->max_self;
+
+    g->names = pyro_arena_alloc(a, (fg->nnames + 1) * sizeof(char *));
+    g->levels = pyro_arena_alloc(a, (fg->nlevels + 1) * sizeof(void *));
+
+    if (g->names == NULL || g->levels == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < fg->nnames; i++) {
+        g->names[i] = pyro_arena_strdup(a, fg->names[i].data,
+                                        fg->names[i].len);
+    }
+
+    g->n_names = fg->nnames;
+
+    for (i = 0; i < fg->nlevels; i++) {
+        lv = pyro_arena_alloc(a, sizeof(*lv));
+        n = fg->levels[i + 1] - fg->levels[i];
+
+        if (lv == NULL) {
+            return NULL;
+        }
+
+        querier__v1__level__init(lv);
+        lv->values = pyro_arena_alloc(a, (n + 1) * sizeof(int64_t));
+        if (lv->values == NULL) {
+            return NULL;
+        }
+
+        memcpy(lv->values, fg->values + fg->levels[i], n * sizeof(int64_t));
+        lv->n_values = n;
+        g->levels[i] = lv;
+    }
+
+    g->n_levels = fg->nlevels;
+
+    return g;
+}
+
+
+/* ValidateMaxNodes: 0 is the default, negative or too large refused. */
+static int
+pyro_rpc_max_nodes(int has, int64_t n, int64_t *out, pyro_err_t *err)
+{
+    if (!has || n == 0) {
+        *out = PYRO_MAX_NODES_DEFAULT;
+        return PYRO_OK;
+    }
+
+    if (n < 0) {
+        pyro_err_invalid(err, "max flamegraph nodes limit must be set "
+                         "(max allowed %d)", PYRO_MAX_NODES_MAX);
+        return PYRO_ERROR;
+    }
+
+    if (n > PYRO_MAX_NODES_MAX) {
+        pyro_err_invalid(err, "max flamegraph nodes limit %lld is greater "
+                         "than allowed %d", (long long) n,
+                         PYRO_MAX_NODES_MAX);
+        return PYRO_ERROR;
+    }
+
+    *out = n;
+
+    return PYRO_OK;
+}
+
+
+/* Span IDs are 16 hex digits (a uint64). */
+static int
+pyro_rpc_spans(char **v, size_t n, uint64_t **out, pyro_err_t *err)
+{
+    char    *end;
+    size_t   i;
+
+    *out = calloc(n ? n : 1, sizeof(uint64_t));
+    if (*out == NULL) {
+        pyro_err_internal(err, "out of memory");
+        return PYRO_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        (*out)[i] = strtoull(v[i], &end, 16);
+
+        if (strlen(v[i]) != 16 || *end != '\0') {
+            pyro_err_invalid(err, "invalid span id: \"%s\"", v[i]);
+            free(*out);
+            *out = NULL;
+            return PYRO_ERROR;
+        }
+    }
+
+    return PYRO_OK;
+}
+
+
+static int
+pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
+    const Querier__V1__SelectMergeStacktracesRequest *req, int64_t start,
+    int64_t end, pyro_tree_t *tree, pyro_err_t *err)
+{
+    int                 rc;
+    size_t              i;
+    uint64_t           *spans;
+    pyro_str_t          site[256];
+    pyro_scan_t         s;
+    pyro_selector_t    *sel;
+    pyro_merge_opts_t   o;
+
+    memset(&o, 0, sizeof(pyro_merge_opts_t));
+
+    if (pyro_rpc_spans(req->span_selector, req->n_span_selector, &spans, err)
+        != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    o.spans = req->n_span_selector ? spans : NULL;
+    o.nspans = req->n_span_selector;
+
+    if (req->stack_trace_selector != NULL) {
+        for (i = 0; i < req->stack_trace_selector->n_call_site && i < 256;
+             i++)
+        {
+            site[i].data = req->stack_trace_selector->call_site[i]->name;
+            site[i].len = strlen(site[i].data);
+        }
+
+        o.call_site = site;
+        o.ncall_site = i;
+    }
+
+    sel = pyro_rpc_selector(req->profile_typeid, req->label_selector, err);
+    if (sel == NULL) {
+        free(spans);
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = &sel;
+    s.nsels = 1;
+
+    rc = pyro_engine_merge(&s, &o, tree, err);
+
+    pyro_selector_free(sel);
+    free(spans);
+
+    return rc;
+}
+
+
+static int
+pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
+    const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
+    pyro_err_t *err)
+{
+    int                                          rc, has;
+    int64_t                                      start, end, max_nodes;
+    pyro_buf_t                                   bytes;
+    pyro_tree_t                                 *tree;
+    pyro_flamegraph_t                            fg;
+    Querier__V1__SelectMergeStacktracesResponse *r;
+    const Querier__V1__SelectMergeStacktracesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__select_merge_stacktraces_response__init(r);
+    *resp = &r->base;
+
+    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT
+        || req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF)
+    {
+        pyro_err_set(err, 501, "unimplemented", "this profile format is not "
+                     "implemented yet");
+        return PYRO_ERROR;
+    }
+
+    has = (req->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES);
+
+    if (pyro_rpc_max_nodes(has, req->max_nodes, &max_nodes, err) != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    tree = pyro_tree_new();
+    if (tree == NULL) {
+        return PYRO_ERROR;
+    }
+
+    rc = pyro_rpc_merge_tree(rpc, req, start, end, tree, err);
+    if (rc != PYRO_OK) {
+        pyro_tree_free(tree);
+        return rc;
+    }
+
+    pyro_tree_finish(tree);
+
+    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_TREE) {
+        memset(&bytes, 0, sizeof(pyro_buf_t));
+        pyro_tree_bytes(tree, max_nodes, &bytes);
+
+        r->tree.data = (uint8_t *) pyro_arena_strdup(a, bytes.data
+                                                        ? bytes.data : "",
+                                                     bytes.len);
+        r->tree.len = bytes.len;
+        rc = bytes.failed ? PYRO_ERROR : PYRO_OK;
+        pyro_buf_free(&bytes);
+
+    } else {
+        memset(&fg, 0, sizeof(pyro_flamegraph_t));
+        rc = pyro_tree_flamegraph(tree, max_nodes, &fg);
+
+        if (rc == PYRO_OK) {
+            r->flamegraph = pyro_rpc_flamegraph(a, &fg);
+        }
+
+        pyro_flamegraph_free(&fg);
+    }
+
+    pyro_tree_free(tree);
+
+    return rc;
+}
+
+
+static Types__V1__Series *
+pyro_rpc_one_series(pyro_arena_t *a, const pyro_tseries_t *ts)
+{
+    size_t              i;
+    Types__V1__Point   *p;
+    Types__V1__Series  *s;
+
+    s = pyro_arena_alloc(a, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    types__v1__series__init(s);
+    s->labels = pyro_rpc_pairs(a, &ts->labels);
+    s->n_labels = s->labels ? ts->labels.n : 0;
+    s->points = pyro_arena_alloc(a, (ts->npoints + 1) * sizeof(void *));
+
+    for (i = 0; s->points && i < ts->npoints; i++) {
+        p = pyro_arena_alloc(a, sizeof(*p));
+        if (p == NULL) {
+            return NULL;
+        }
+
+        types__v1__point__init(p);
+        p->value = ts->points[i].value;
+        p->timestamp = ts->points[i].ts_ms;
+        s->points[s->n_points++] = p;
+    }
+
+    return s;
+}
+
+
+static int
+pyro_rpc_select_series(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                                 rc;
+    size_t                              i;
+    int64_t                             start, end;
+    pyro_scan_t                         s;
+    pyro_selector_t                    *sel;
+    pyro_series_opts_t                  o;
+    pyro_tseries_list_t                 list;
+    Querier__V1__SelectSeriesResponse  *r;
+    const Querier__V1__SelectSeriesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__select_series_response__init(r);
+    *resp = &r->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    sel = pyro_rpc_selector(req->profile_typeid, req->label_selector, err);
+    if (sel == NULL) {
+        return PYRO_ERROR;
+    }
+
+    memset(&o, 0, sizeof(pyro_series_opts_t));
+    o.step_ms = (int64_t) (req->step * 1000);
+    o.group_by = (const char *const *) req->group_by;
+    o.ngroup_by = req->n_group_by;
+    o.aggregation = PYRO_AGG_SUM;
+
+    if (req->_aggregation_case == PYRO_RPC_HAS_AGGREGATION
+        && req->aggregation == PYRO_RPC_AVERAGE)
+    {
+        o.aggregation = PYRO_AGG_AVERAGE;
+    }
+
+    o.limit = (req->_limit_case
+               == QUERIER__V1__SELECT_SERIES_REQUEST___LIMIT_LIMIT)
+              ? req->limit : 0;
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = &sel;
+    s.nsels = 1;
+    memset(&list, 0, sizeof(pyro_tseries_list_t));
+
+    rc = pyro_engine_select_series(&s, &o, &list, err);
+
+    r->series = pyro_arena_alloc(a, (list.n + 1) * sizeof(void *));
+
+    for (i = 0; rc == PYRO_OK && r->series && i < list.n; i++) {
+        r->series[i] = pyro_rpc_one_series(a, &list.v[i]);
+        if (r->series[i] == NULL) {
+            break;
+        }
+        r->n_series++;
+    }
+
+    pyro_tseries_list_free(&list);
+    pyro_selector_free(sel);
+
+    return rc;
+}
+
+
+static int
+pyro_rpc_profile_stats(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                                 rc;
+    pyro_pstats_t                       st;
+    Types__V1__GetProfileStatsResponse *r;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    types__v1__get_profile_stats_response__init(r);
+    *resp = &r->base;
+
+    memset(&st, 0, sizeof(pyro_pstats_t));
+
+    rc = pyro_engine_profile_stats(rpc->root, rpc->tenants, &st, err);
+
+    r->data_ingested = st.data_ingested;
+    r->oldest_profile_time = st.oldest_ms;
+    r->newest_profile_time = st.newest_ms;
+
+    return rc;
+}
+
+
+const pyro_rpc_method_t  pyro_rpc_methods[] = {
+    { "ProfileTypes", &querier__v1__profile_types_request__descriptor,
+      pyro_rpc_profile_types },
+    { "LabelNames", &types__v1__label_names_request__descriptor,
+      pyro_rpc_label_names },
+    { "LabelValues", &types__v1__label_values_request__descriptor,
+      pyro_rpc_label_values },
+    { "Series", &querier__v1__series_request__descriptor,
+      pyro_rpc_series },
+    { "SelectMergeStacktraces",
+      &querier__v1__select_merge_stacktraces_request__descriptor,
+      pyro_rpc_select_merge_stacktraces },
+    { "SelectSeries", &querier__v1__select_series_request__descriptor,
+      pyro_rpc_select_series },
+    { "GetProfileStats", &types__v1__get_profile_stats_request__descriptor,
+      pyro_rpc_profile_stats },
+    { NULL, NULL, NULL }
+};
