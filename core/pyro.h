@@ -714,6 +714,21 @@ typedef struct {
  * under the storage root. */
 int pyro_query_render(const char *root, const pyro_tenants_t *tenants,
     const pyro_render_req_t *req, pyro_buf_t *out, pyro_err_t *err);
+/* The flamebearer "metadata" member for a profile type ID
+ * (ExportToFlamebearer); format is "single" or "double". */
+void pyro_render_metadata(const char *ptype, const char *format,
+    pyro_buf_t *out);
+/* /pyroscope/render-diff: two render queries of one profile type as a
+ * "double" flamebearer with leftTicks and rightTicks.  Implemented in
+ * pyro_legacy.c. */
+int pyro_query_render_diff(const char *root, const pyro_tenants_t *tenants,
+    const pyro_render_req_t *left, const pyro_render_req_t *right,
+    int64_t max_nodes, pyro_buf_t *out, pyro_err_t *err);
+/* /pyroscope/label-values: a JSON array; label __name__ lists the
+ * profile type IDs. */
+int pyro_query_label_values(const char *root, const pyro_tenants_t *tenants,
+    const char *label, int64_t from_ms, int64_t until_ms, pyro_buf_t *out,
+    pyro_err_t *err);
 
 
 /*
@@ -875,6 +890,20 @@ typedef struct {
 
 int pyro_engine_merge(const pyro_scan_t *s, const pyro_merge_opts_t *o,
     pyro_tree_t *tree, pyro_err_t *err);
+
+/*
+ * SelectMergeProfile (query-output-formats 5): the same selection merged
+ * by stack into one pprof, appended to "out" as uncompressed
+ * google.v1.Profile bytes.  A function is a (name, file), a location a
+ * (function, line); one sample per distinct stack, leaf first; header
+ * from the profile type ID (5 or 6 parts, else 400), time_nanos =
+ * s->end_ms * 1e6.  max_nodes > 0 truncates as section 1.2 ("other"
+ * stub); nothing selected gives {sample_type:[{}], period_type:{},
+ * string_table:[""]}.  Implemented in pyro_pprof_out.c.
+ */
+int pyro_engine_merge_pprof(const pyro_scan_t *s, const pyro_merge_opts_t *o,
+    const char *profile_type_id, int64_t max_nodes, pyro_buf_t *out,
+    pyro_err_t *err);
 
 /*
  * SelectSeries (query-output-formats 4): profiles from start - step to

@@ -634,8 +634,13 @@ pyro_go_duration(char *buf, size_t size, int64_t ms)
     int      n;
     int64_t  h, m, s, f;
 
+    if (ms == 0) {
+        snprintf(buf, size, "0s");
+        return;
+    }
+
     if (ms < 1000) {
-        snprintf(buf, size, ms ? "%lldms" : "0s", (long long) ms);
+        snprintf(buf, size, "%lldms", (long long) ms);
         return;
     }
 

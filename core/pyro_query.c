@@ -124,9 +124,8 @@ pyro_render_profile(void *data, const pyro_scan_item_t *it, pyro_err_t *err)
 }
 
 
-/* The flamebearer metadata for a profile type ID (ExportToFlamebearer). */
-static void
-pyro_render_metadata(const char *ptype, pyro_buf_t *out)
+void
+pyro_render_metadata(const char *ptype, const char *format, pyro_buf_t *out)
 {
     char         type[256], unit[256];
     const char  *p, *q, *units;
@@ -160,8 +159,8 @@ pyro_render_metadata(const char *ptype, pyro_buf_t *out)
         units = "objects";
     }
 
-    pyro_buf_printf(out, "\"metadata\":{\"format\":\"single\",\"spyName\":\"\","
-                    "\"sampleRate\":%ld,\"units\":", rate);
+    pyro_buf_printf(out, "\"metadata\":{\"format\":\"%s\",\"spyName\":\"\","
+                    "\"sampleRate\":%ld,\"units\":", format, rate);
     pyro_buf_put_json_str(out, units, strlen(units));
     pyro_buf_puts(out, ",\"name\":");
     pyro_buf_put_json_str(out, type, strlen(type));
@@ -299,7 +298,7 @@ pyro_query_render(const char *root, const pyro_tenants_t *tenants,
     pyro_buf_puts(out, "{\"version\":1,\"flamebearer\":");
     pyro_tree_flamebearer_json(ctx.tree, req->max_nodes, out);
     pyro_buf_putc(out, ',');
-    pyro_render_metadata(pyro_selector_profile_type(sel), out);
+    pyro_render_metadata(pyro_selector_profile_type(sel), "single", out);
     pyro_render_timelines(&ctx, req, out);
     pyro_buf_puts(out, ",\"heatmap\":null}\n");
 

@@ -23,6 +23,8 @@
 /* protoc-c's names for proto3 optional fields (one-member oneofs) */
 #define PYRO_RPC_HAS_MAX_NODES                                               \
     QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST___MAX_NODES_MAX_NODES
+#define PYRO_RPC_HAS_PROFILE_MAX_NODES                                       \
+    QUERIER__V1__SELECT_MERGE_PROFILE_REQUEST___MAX_NODES_MAX_NODES
 #define PYRO_RPC_HAS_AGGREGATION                                             \
     QUERIER__V1__SELECT_SERIES_REQUEST___AGGREGATION_AGGREGATION
 #define PYRO_RPC_AVERAGE                                                     \
@@ -395,12 +397,57 @@ pyro_rpc_series(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
 }
 
 
-/* A FlameGraph message from the engine's arrays (copied into the arena). */
+/* Names and levels of a FlameGraph or FlameGraphDiff message from the
+ * engine's arrays, copied into the arena. */
+static int
+pyro_rpc_levels(pyro_arena_t *a, const pyro_flamegraph_t *fg, char ***names,
+    size_t *nnames, Querier__V1__Level ***levels, size_t *nlevels)
+{
+    size_t               i, n;
+    Querier__V1__Level  *lv;
+
+    *names = pyro_arena_alloc(a, (fg->nnames + 1) * sizeof(char *));
+    *levels = pyro_arena_alloc(a, (fg->nlevels + 1) * sizeof(void *));
+
+    if (*names == NULL || *levels == NULL) {
+        return PYRO_ERROR;
+    }
+
+    for (i = 0; i < fg->nnames; i++) {
+        (*names)[i] = pyro_arena_strdup(a, fg->names[i].data,
+                                        fg->names[i].len);
+    }
+
+    *nnames = fg->nnames;
+
+    for (i = 0; i < fg->nlevels; i++) {
+        lv = pyro_arena_alloc(a, sizeof(*lv));
+        n = fg->levels[i + 1] - fg->levels[i];
+
+        if (lv == NULL) {
+            return PYRO_ERROR;
+        }
+
+        querier__v1__level__init(lv);
+        lv->values = pyro_arena_alloc(a, (n + 1) * sizeof(int64_t));
+        if (lv->values == NULL) {
+            return PYRO_ERROR;
+        }
+
+        memcpy(lv->values, fg->values + fg->levels[i], n * sizeof(int64_t));
+        lv->n_values = n;
+        (*levels)[i] = lv;
+    }
+
+    *nlevels = fg->nlevels;
+
+    return PYRO_OK;
+}
+
+
 static Querier__V1__FlameGraph *
 pyro_rpc_flamegraph(pyro_arena_t *a, const pyro_flamegraph_t *fg)
 {
-    size_t                    i, n;
-    Querier__V1__Level       *lv;
     Querier__V1__FlameGraph  *g;
 
     g = pyro_arena_alloc(a, sizeof(*g));
@@ -412,40 +459,11 @@ pyro_rpc_flamegraph(pyro_arena_t *a, const pyro_flamegraph_t *fg)
     g->total = fg->total;
     g->max_self = fg->max_self;
 
-    g->names = pyro_arena_alloc(a, (fg->nnames + 1) * sizeof(char *));
-    g->levels = pyro_arena_alloc(a, (fg->nlevels + 1) * sizeof(void *));
-
-    if (g->names == NULL || g->levels == NULL) {
+    if (pyro_rpc_levels(a, fg, &g->names, &g->n_names, &g->levels,
+                        &g->n_levels) != PYRO_OK)
+    {
         return NULL;
     }
-
-    for (i = 0; i < fg->nnames; i++) {
-        g->names[i] = pyro_arena_strdup(a, fg->names[i].data,
-                                        fg->names[i].len);
-    }
-
-    g->n_names = fg->nnames;
-
-    for (i = 0; i < fg->nlevels; i++) {
-        lv = pyro_arena_alloc(a, sizeof(*lv));
-        n = fg->levels[i + 1] - fg->levels[i];
-
-        if (lv == NULL) {
-            return NULL;
-        }
-
-        querier__v1__level__init(lv);
-        lv->values = pyro_arena_alloc(a, (n + 1) * sizeof(int64_t));
-        if (lv->values == NULL) {
-            return NULL;
-        }
-
-        memcpy(lv->values, fg->values + fg->levels[i], n * sizeof(int64_t));
-        lv->n_values = n;
-        g->levels[i] = lv;
-    }
-
-    g->n_levels = fg->nlevels;
 
     return g;
 }
@@ -562,6 +580,194 @@ pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
 }
 
 
+/*
+ * protobuf-c allocations in the call's arena: a Profile unpacked this
+ * way is freed with the arena after the response is encoded.
+ */
+static void *
+pyro_rpc_pb_alloc(void *data, size_t size)
+{
+    return pyro_arena_alloc(data, size);
+}
+
+
+static void
+pyro_rpc_pb_free(void *data, void *p)
+{
+    /* the arena owns it */
+}
+
+
+/* StackTraceSelector.call_site as frame names (pointing into sts). */
+static void
+pyro_rpc_call_site(const Types__V1__StackTraceSelector *sts,
+    pyro_str_t *site, size_t max, pyro_merge_opts_t *o)
+{
+    size_t  i;
+
+    if (sts == NULL) {
+        return;
+    }
+
+    for (i = 0; i < sts->n_call_site && i < max; i++) {
+        site[i].data = sts->call_site[i]->name;
+        site[i].len = strlen(site[i].data);
+    }
+
+    o->call_site = site;
+    o->ncall_site = i;
+}
+
+
+/*
+ * The merged pprof of "<ptype><labels>" over [start, end] as a Profile
+ * message in the arena: the engine's bytes unpacked with the arena's
+ * allocator.
+ */
+static int
+pyro_rpc_pprof(const pyro_rpc_t *rpc, const char *ptype, const char *labels,
+    int64_t start, int64_t end, const pyro_merge_opts_t *o, int64_t max_nodes,
+    pyro_arena_t *a, Google__V1__Profile **out, pyro_err_t *err)
+{
+    int                 rc;
+    pyro_buf_t          bytes;
+    pyro_scan_t         s;
+    pyro_selector_t    *sel;
+    ProtobufCAllocator  alloc;
+
+    sel = pyro_rpc_selector(ptype, labels, err);
+    if (sel == NULL) {
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = &sel;
+    s.nsels = 1;
+    memset(&bytes, 0, sizeof(pyro_buf_t));
+
+    rc = pyro_engine_merge_pprof(&s, o, ptype, max_nodes, &bytes, err);
+
+    if (rc == PYRO_OK) {
+        alloc.alloc = pyro_rpc_pb_alloc;
+        alloc.free = pyro_rpc_pb_free;
+        alloc.allocator_data = a;
+
+        *out = google__v1__profile__unpack(&alloc, bytes.len,
+                                           (const uint8_t *) bytes.data);
+        if (*out == NULL) {
+            pyro_err_internal(err, "cannot decode the merged profile");
+            rc = PYRO_ERROR;
+        }
+    }
+
+    pyro_buf_free(&bytes);
+    pyro_selector_free(sel);
+
+    return rc;
+}
+
+
+/* PROFILE_FORMAT_PPROF: the request's raw max_nodes, as SelectMergeProfile
+ * (no default, no validation); span selector honoured. */
+static int
+pyro_rpc_stacktraces_pprof(const pyro_rpc_t *rpc,
+    const Querier__V1__SelectMergeStacktracesRequest *req, pyro_arena_t *a,
+    Querier__V1__SelectMergeStacktracesResponse *r, pyro_err_t *err)
+{
+    int                         rc;
+    int64_t                     start, end, max_nodes;
+    uint64_t                   *spans;
+    pyro_str_t                  site[256];
+    pyro_merge_opts_t           o;
+    Querier__V1__PprofProfile  *pp;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    pp = pyro_arena_alloc(a, sizeof(*pp));
+    if (pp == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__pprof_profile__init(pp);
+
+    if (pyro_rpc_spans(req->span_selector, req->n_span_selector, &spans, err)
+        != PYRO_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    memset(&o, 0, sizeof(pyro_merge_opts_t));
+    o.spans = req->n_span_selector ? spans : NULL;
+    o.nspans = req->n_span_selector;
+    pyro_rpc_call_site(req->stack_trace_selector, site, 256, &o);
+
+    max_nodes = (req->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES)
+                ? req->max_nodes : 0;
+
+    rc = pyro_rpc_pprof(rpc, req->profile_typeid, req->label_selector, start,
+                        end, &o, max_nodes, a, &pp->profile, err);
+
+    r->pprof = (rc == PYRO_OK) ? pp : NULL;
+    free(spans);
+
+    return rc;
+}
+
+
+static int
+pyro_rpc_select_merge_profile(const pyro_rpc_t *rpc,
+    const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
+    pyro_err_t *err)
+{
+    int                   rc;
+    int64_t               start, end, max_nodes;
+    pyro_str_t            site[256];
+    pyro_merge_opts_t     o;
+    Google__V1__Profile  *p;
+    const Querier__V1__SelectMergeProfileRequest  *req = (const void *) m;
+
+    p = pyro_arena_alloc(a, sizeof(*p));
+    if (p == NULL) {
+        return PYRO_ERROR;
+    }
+
+    /* an empty range answers an empty Profile {} */
+    google__v1__profile__init(p);
+    *resp = &p->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    /* no default and no validation: > 0 truncates (query-output-formats
+     * 5, max-flamegraph-nodes-on-select-merge-profile off) */
+    max_nodes = (req->_max_nodes_case == PYRO_RPC_HAS_PROFILE_MAX_NODES)
+                ? req->max_nodes : 0;
+
+    memset(&o, 0, sizeof(pyro_merge_opts_t));
+    pyro_rpc_call_site(req->stack_trace_selector, site, 256, &o);
+
+    rc = pyro_rpc_pprof(rpc, req->profile_typeid, req->label_selector, start,
+                        end, &o, max_nodes, a, &p, err);
+
+    if (rc == PYRO_OK) {
+        *resp = &p->base;
+    }
+
+    return rc;
+}
+
+
 static int
 pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
     const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
@@ -583,9 +789,11 @@ pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
     querier__v1__select_merge_stacktraces_response__init(r);
     *resp = &r->base;
 
-    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT
-        || req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF)
-    {
+    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF) {
+        return pyro_rpc_stacktraces_pprof(rpc, req, a, r, err);
+    }
+
+    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT) {
         pyro_err_set(err, 501, "unimplemented", "this profile format is not "
                      "implemented yet");
         return PYRO_ERROR;
@@ -783,6 +991,103 @@ pyro_rpc_profile_stats(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
 }
 
 
+/* One side of a Diff: its own time rules and selector, merged. */
+static int
+pyro_rpc_diff_side(const pyro_rpc_t *rpc,
+    const Querier__V1__SelectMergeStacktracesRequest *req, pyro_tree_t *tree,
+    pyro_err_t *err)
+{
+    int      rc;
+    int64_t  start, end;
+
+    if (req == NULL) {
+        pyro_err_invalid(err, "left and right queries are required");
+        return PYRO_ERROR;
+    }
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+
+    if (rc == PYRO_OK) {
+        rc = pyro_rpc_merge_tree(rpc, req, start, end, tree, err);
+    }
+
+    pyro_tree_finish(tree);
+
+    return rc == PYRO_DECLINED ? PYRO_OK : rc;
+}
+
+
+static int
+pyro_rpc_diff(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                           rc;
+    int64_t                       nl, nr;
+    pyro_tree_t                  *left, *right;
+    pyro_flamegraph_t             fg;
+    Querier__V1__DiffResponse    *r;
+    Querier__V1__FlameGraphDiff  *g;
+    const Querier__V1__DiffRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    g = pyro_arena_alloc(a, sizeof(*g));
+    if (r == NULL || g == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__diff_response__init(r);
+    querier__v1__flame_graph_diff__init(g);
+    *resp = &r->base;
+
+    /* upstream validates max(left, right) and uses it for both sides */
+    nl = (req->left && req->left->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES)
+         ? req->left->max_nodes : 0;
+    nr = (req->right && req->right->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES)
+         ? req->right->max_nodes : 0;
+
+    if (pyro_rpc_max_nodes(1, nl > nr ? nl : nr, &nl, err) != PYRO_OK) {
+        return PYRO_ERROR;
+    }
+
+    left = pyro_tree_new();
+    right = pyro_tree_new();
+    memset(&fg, 0, sizeof(pyro_flamegraph_t));
+
+    rc = (left && right) ? PYRO_OK : PYRO_ERROR;
+
+    if (rc == PYRO_OK) {
+        rc = pyro_rpc_diff_side(rpc, req->left, left, err);
+    }
+
+    if (rc == PYRO_OK) {
+        rc = pyro_rpc_diff_side(rpc, req->right, right, err);
+    }
+
+    if (rc == PYRO_OK) {
+        rc = pyro_tree_diff(left, right, nl, &fg, err);
+    }
+
+    if (rc == PYRO_OK) {
+        g->total = fg.total;
+        g->max_self = fg.max_self;
+        g->leftticks = fg.left_ticks;
+        g->rightticks = fg.right_ticks;
+        rc = pyro_rpc_levels(a, &fg, &g->names, &g->n_names, &g->levels,
+                             &g->n_levels);
+        r->flamegraph = g;
+    }
+
+    pyro_flamegraph_free(&fg);
+    pyro_tree_free(left);
+    pyro_tree_free(right);
+
+    return rc;
+}
+
+
 const pyro_rpc_method_t  pyro_rpc_methods[] = {
     { "ProfileTypes", &querier__v1__profile_types_request__descriptor,
       pyro_rpc_profile_types },
@@ -795,9 +1100,13 @@ const pyro_rpc_method_t  pyro_rpc_methods[] = {
     { "SelectMergeStacktraces",
       &querier__v1__select_merge_stacktraces_request__descriptor,
       pyro_rpc_select_merge_stacktraces },
+    { "SelectMergeProfile",
+      &querier__v1__select_merge_profile_request__descriptor,
+      pyro_rpc_select_merge_profile },
     { "SelectSeries", &querier__v1__select_series_request__descriptor,
       pyro_rpc_select_series },
     { "GetProfileStats", &types__v1__get_profile_stats_request__descriptor,
       pyro_rpc_profile_stats },
+    { "Diff", &querier__v1__diff_request__descriptor, pyro_rpc_diff },
     { NULL, NULL, NULL }
 };

@@ -24,6 +24,10 @@
 #define NGX_HTTP_PYROSCOPE_RENDER   0x02
 #define NGX_HTTP_PYROSCOPE_CONNECT  0x04
 
+#define NGX_HTTP_PYROSCOPE_ROUTE_RENDER        0
+#define NGX_HTTP_PYROSCOPE_ROUTE_DIFF          1
+#define NGX_HTTP_PYROSCOPE_ROUTE_LABEL_VALUES  2
+
 
 /*
  * One per worker: the segment writer and its group-commit queues.
@@ -89,8 +93,11 @@ typedef struct {
     ngx_int_t                   rc;
     pyro_err_t                  err;
 
-    /* render */
+    /* render, render-diff (render is the left side), label-values */
+    ngx_uint_t                  route;
     pyro_render_req_t           render;
+    pyro_render_req_t           right;
+    char                       *label;
     pyro_buf_t                  out;
 } ngx_http_pyroscope_ctx_t;
 

@@ -14,7 +14,17 @@
 #include "ngx_http_pyroscope_module.h"
 
 
+static ngx_int_t ngx_http_pyroscope_render_route(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
+static ngx_uint_t ngx_http_pyroscope_uri_ends(ngx_http_request_t *r,
+    const char *suffix);
 static ngx_int_t ngx_http_pyroscope_render_args(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
+static ngx_int_t ngx_http_pyroscope_diff_args(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
+static ngx_int_t ngx_http_pyroscope_side_args(ngx_http_request_t *r,
+    const char *side, int64_t now, pyro_render_req_t *req, pyro_err_t *err);
+static ngx_int_t ngx_http_pyroscope_label_values_args(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_render_max_nodes(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
@@ -45,17 +55,10 @@ ngx_http_pyroscope_render_handler(ngx_http_request_t *r)
         return ngx_http_pyroscope_send_error(r, &ctx->err);
     }
 
-    if (r->uri.len < 6
-        || ngx_strncmp(r->uri.data + r->uri.len - 6, "render", 6) != 0)
-    {
-        pyro_err_set(&ctx->err, 404, "not_found", "not found");
-        return ngx_http_pyroscope_send_error(r, &ctx->err);
-    }
-
     rc = ngx_http_pyroscope_tenant(r, ctx, 0, &ctx->err);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_pyroscope_render_args(r, ctx);
+        rc = ngx_http_pyroscope_render_route(r, ctx);
     }
 
     if (rc == NGX_ERROR) {
@@ -76,6 +79,136 @@ ngx_http_pyroscope_render_handler(ngx_http_request_t *r)
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/*
+ * The routes one pyroscope_render location serves, by the end of the
+ * URI: .../render, .../render-diff, .../label-values.
+ */
+static ngx_int_t
+ngx_http_pyroscope_render_route(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    if (ngx_http_pyroscope_uri_ends(r, "/render")) {
+        ctx->route = NGX_HTTP_PYROSCOPE_ROUTE_RENDER;
+        return ngx_http_pyroscope_render_args(r, ctx);
+    }
+
+    if (ngx_http_pyroscope_uri_ends(r, "/render-diff")) {
+        ctx->route = NGX_HTTP_PYROSCOPE_ROUTE_DIFF;
+        return ngx_http_pyroscope_diff_args(r, ctx);
+    }
+
+    if (ngx_http_pyroscope_uri_ends(r, "/label-values")) {
+        ctx->route = NGX_HTTP_PYROSCOPE_ROUTE_LABEL_VALUES;
+        return ngx_http_pyroscope_label_values_args(r, ctx);
+    }
+
+    pyro_err_set(&ctx->err, 404, "unimplemented", "not found");
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_uint_t
+ngx_http_pyroscope_uri_ends(ngx_http_request_t *r, const char *suffix)
+{
+    size_t  n;
+
+    n = ngx_strlen(suffix);
+
+    return r->uri.len >= n
+           && ngx_strncmp(r->uri.data + r->uri.len - n, suffix, n) == 0;
+}
+
+
+/* leftQuery, leftFrom, leftUntil and the same for "right". */
+static ngx_int_t
+ngx_http_pyroscope_side_args(ngx_http_request_t *r, const char *side,
+    int64_t now, pyro_render_req_t *req, pyro_err_t *err)
+{
+    u_char     name[32];
+    ngx_str_t  v;
+
+    ngx_sprintf(name, "%sQuery%Z", side);
+
+    if (ngx_http_pyroscope_arg(r, (char *) name, &v) != NGX_OK || v.len == 0)
+    {
+        pyro_err_invalid(err, "\"%s\" is required", name);
+        return NGX_DECLINED;
+    }
+
+    req->query.data = (const char *) v.data;
+    req->query.len = v.len;
+
+    ngx_sprintf(name, "%sFrom%Z", side);
+    (void) ngx_http_pyroscope_render_time(r, (char *) name, now,
+                                          &req->from_ms);
+
+    ngx_sprintf(name, "%sUntil%Z", side);
+    (void) ngx_http_pyroscope_render_time(r, (char *) name, now,
+                                          &req->until_ms);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pyroscope_diff_args(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    int64_t    now;
+    ngx_int_t  rc;
+
+    now = ngx_http_pyroscope_now_ns();
+
+    rc = ngx_http_pyroscope_side_args(r, "left", now, &ctx->render,
+                                      &ctx->err);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_pyroscope_side_args(r, "right", now, &ctx->right,
+                                          &ctx->err);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_pyroscope_render_max_nodes(r, ctx);
+}
+
+
+/* label is required; the range defaults to the last hour. */
+static ngx_int_t
+ngx_http_pyroscope_label_values_args(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    int64_t    now;
+    ngx_str_t  v;
+
+    if (ngx_http_pyroscope_arg(r, "label", &v) != NGX_OK || v.len == 0) {
+        pyro_err_invalid(&ctx->err, "\"label\" is required");
+        return NGX_DECLINED;
+    }
+
+    ctx->label = ngx_pnalloc(r->pool, v.len + 1);
+    if (ctx->label == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->label, v.data, v.len);
+    ctx->label[v.len] = '\0';
+
+    now = ngx_http_pyroscope_now_ns();
+
+    (void) ngx_http_pyroscope_render_time(r, "from",
+                                          now - 3600 * 1000000000LL,
+                                          &ctx->render.from_ms);
+    (void) ngx_http_pyroscope_render_time(r, "until", now,
+                                          &ctx->render.until_ms);
+
+    return NGX_OK;
 }
 
 
@@ -201,14 +334,33 @@ ngx_http_pyroscope_render_query(void *data, ngx_log_t *log)
 {
     ngx_http_pyroscope_ctx_t *ctx = data;
 
+    const char                      *root;
     ngx_http_pyroscope_main_conf_t  *pmcf;
 
     pmcf = ngx_http_get_module_main_conf(ctx->request,
                                          ngx_http_pyroscope_module);
 
-    ctx->rc = pyro_query_render((const char *) pmcf->storage.data,
-                                &ctx->tenants, &ctx->render, &ctx->out,
-                                &ctx->err);
+    root = (const char *) pmcf->storage.data;
+
+    switch (ctx->route) {
+
+    case NGX_HTTP_PYROSCOPE_ROUTE_DIFF:
+        ctx->rc = pyro_query_render_diff(root, &ctx->tenants, &ctx->render,
+                                         &ctx->right, ctx->render.max_nodes,
+                                         &ctx->out, &ctx->err);
+        break;
+
+    case NGX_HTTP_PYROSCOPE_ROUTE_LABEL_VALUES:
+        ctx->rc = pyro_query_label_values(root, &ctx->tenants, ctx->label,
+                                          ctx->render.from_ms,
+                                          ctx->render.until_ms, &ctx->out,
+                                          &ctx->err);
+        break;
+
+    default:
+        ctx->rc = pyro_query_render(root, &ctx->tenants, &ctx->render,
+                                    &ctx->out, &ctx->err);
+    }
 }
 
 

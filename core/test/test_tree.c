@@ -2,9 +2,10 @@
 /*
  * Copyright (C) ngx_pyroscope developers
  *
- * The merged call tree and its flamebearer: the spec's examples byte for
- * byte, the max_nodes threshold, "other" folding, the "total" name
- * collision, deep stacks and exact int64 values.  Every expected string
+ * The merged call tree and its outputs: the spec's examples byte for
+ * byte (flamebearer, tree bytes, flame graph arrays, diff), the
+ * max_nodes threshold, "other" folding, the "total" name collision,
+ * deep stacks and exact int64 values.  Every expected string
  * was worked out by hand from the layout rules.
  */
 
@@ -420,6 +421,358 @@ test_refinish(void)
 }
 
 
+/* Builds a tree from "stack" strings (root first) and values. */
+static pyro_tree_t *
+make_tree(const char **stacks, const int64_t *vals, size_t n)
+{
+    size_t        i;
+    pyro_tree_t  *t;
+
+    t = pyro_tree_new();
+
+    for (i = 0; t != NULL && i < n; i++) {
+        if (add_stack(t, stacks[i], vals[i]) < 0) {
+            pyro_tree_free(t);
+            return NULL;
+        }
+    }
+
+    return t;
+}
+
+
+/* Checks tree bytes exactly. */
+static void
+check_bytes(const char *what, const pyro_buf_t *b, const char *want,
+    size_t want_len)
+{
+    PYRO_CHECK(!b->failed && b->len == want_len
+               && (want_len == 0 || memcmp(b->data, want, want_len) == 0),
+               "%s: %zu bytes, want %zu", what, b->len, want_len);
+}
+
+
+static void
+check_tree_bytes(const char *what, const char **stacks, const int64_t *vals,
+    size_t n, int64_t max_nodes, const char *want, size_t want_len)
+{
+    pyro_buf_t    out;
+    pyro_tree_t  *t;
+
+    memset(&out, 0, sizeof(out));
+    t = make_tree(stacks, vals, n);
+    PYRO_CHECK(t != NULL, "%s: tree", what);
+    if (t == NULL) {
+        return;
+    }
+
+    pyro_tree_finish(t);
+    pyro_tree_bytes(t, max_nodes, &out);
+    check_bytes(what, &out, want, want_len);
+
+    pyro_buf_free(&out);
+    pyro_tree_free(t);
+}
+
+
+#define BYTES(s)  s, sizeof(s) - 1
+
+
+static void
+test_tree_bytes(void)
+{
+    static const char     *s1[] = { "a;b", "a;c", "d" };
+    static const int64_t   v1[] = { 3, 2, 1 };
+
+    /* query-output-formats 2, example 1 */
+    check_tree_bytes("tree bytes example 1", s1, v1, 3, 0,
+                     BYTES("\x00\x00\x02" "\x01" "d" "\x01\x00"
+                           "\x01" "a" "\x00\x02" "\x01" "c" "\x02\x00"
+                           "\x01" "b" "\x03\x00"));
+
+    /* example 2: T = 4; "other" at its sorted position after "b" */
+    check_tree_bytes("tree bytes example 2", tree_b, tree_b_v, 5, 3,
+                     BYTES("\x00\x00\x02" "\x01" "e" "\x03\x01"
+                           "\x05" "other" "\x01\x00"
+                           "\x01" "a" "\x00\x02" "\x05" "other" "\x03\x00"
+                           "\x01" "b" "\x05\x00"));
+
+    /* a synthetic "other" sorts before a kept "p": written after it */
+    {
+        static const char     *s[] = { "a;p", "a;c" };
+        static const int64_t   v[] = { 5, 1 };
+
+        check_tree_bytes("synthetic other before p", s, v, 2, 2,
+                         BYTES("\x00\x00\x01" "\x01" "a" "\x00\x02"
+                               "\x01" "p" "\x05\x00"
+                               "\x05" "other" "\x01\x00"));
+    }
+
+    /* an existing "other" is always kept and takes the dropped sum */
+    {
+        static const char     *s[] = { "a;x", "a;other", "a;y", "a;z" };
+        static const int64_t   v[] = { 5, 1, 1, 1 };
+
+        check_tree_bytes("existing other absorbs", s, v, 4, 2,
+                         BYTES("\x00\x00\x01" "\x01" "a" "\x00\x02"
+                               "\x01" "x" "\x05\x00"
+                               "\x05" "other" "\x03\x00"));
+    }
+
+    /* no cut: "other" nodes are plain nodes with their subtrees */
+    {
+        static const char     *s[] = { "a", "other;z", "other", "b;other",
+                                       "b" };
+        static const int64_t   v[] = { 1, 2, 1, 4, 1 };
+
+        check_tree_bytes("other kept whole", s, v, 5, 0,
+                         BYTES("\x00\x00\x03" "\x05" "other" "\x01\x01"
+                               "\x01" "z" "\x02\x00"
+                               "\x01" "b" "\x01\x01"
+                               "\x05" "other" "\x04\x00"
+                               "\x01" "a" "\x01\x00"));
+    }
+
+    /* uvarint values past one byte */
+    {
+        static const char     *s[] = { "a" };
+        static const int64_t   v[] = { 300 };
+
+        check_tree_bytes("uvarint", s, v, 1, 0,
+                         BYTES("\x00\x00\x01" "\x01" "a" "\xac\x02\x00"));
+    }
+
+    /* an empty tree is no bytes */
+    check_tree_bytes("empty tree bytes", NULL, NULL, 0, 0, "", 0);
+}
+
+
+static void
+test_tree_merge_bytes(void)
+{
+    pyro_buf_t    b, fb1, fb2;
+    pyro_tree_t  *t, *u;
+
+    memset(&b, 0, sizeof(b));
+    memset(&fb1, 0, sizeof(fb1));
+    memset(&fb2, 0, sizeof(fb2));
+
+    /* a round trip keeps the tree */
+    t = make_tree(tree_b, tree_b_v, 5);
+    pyro_tree_bytes(t, 0, &b);
+    u = pyro_tree_new();
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, b.data, b.len), PYRO_OK,
+                   "merge bytes");
+    pyro_tree_flamebearer_json(t, 0, &fb1);
+    pyro_tree_flamebearer_json(u, 0, &fb2);
+    PYRO_CHECK(fb1.len == fb2.len && memcmp(fb1.data, fb2.data, fb1.len) == 0,
+               "round trip: %.*s", (int) fb2.len, fb2.data);
+
+    /* merging twice doubles every value */
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, b.data, b.len), PYRO_OK,
+                   "merge bytes again");
+    pyro_tree_finish(u);
+    PYRO_CHECK_INT(pyro_tree_total(u), 24, "merged twice");
+    pyro_tree_free(u);
+
+    /* the v2 path: bytes cut at 3, then a flame graph without a cut,
+     * equals example B */
+    b.len = 0;
+    fb2.len = 0;
+    pyro_tree_bytes(t, 3, &b);
+    u = pyro_tree_new();
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, b.data, b.len), PYRO_OK,
+                   "merge cut bytes");
+    pyro_tree_flamebearer_json(u, 0, &fb2);
+    PYRO_CHECK_MEM(fb2.data, fb2.len,
+                   "{\"names\":[\"total\",\"e\",\"other\",\"a\",\"b\"],"
+                   "\"levels\":[[0,12,0,0],[0,8,0,3,0,4,3,1],"
+                   "[0,5,5,4,0,3,3,2,3,1,1,2]],"
+                   "\"numTicks\":12,\"maxSelf\":5}", "cut then flame graph");
+    pyro_tree_free(u);
+
+    /* short input is an empty tree; truncated input an error */
+    u = pyro_tree_new();
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, "", 0), PYRO_OK, "no bytes");
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, "\x00", 1), PYRO_OK, "1 byte");
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, b.data, b.len - 1), PYRO_ERROR,
+                   "truncated bytes");
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, "\x00\x00\x01\x7f", 4),
+                   PYRO_ERROR, "name past the end");
+    PYRO_CHECK_INT(pyro_tree_merge_bytes(u, "\x00\x00\xff\xff\xff\xff\xff"
+                                            "\xff\xff\xff\xff\x01", 12),
+                   PYRO_ERROR, "2^64-1 children, none there");
+    pyro_tree_free(u);
+
+    pyro_buf_free(&b);
+    pyro_buf_free(&fb1);
+    pyro_buf_free(&fb2);
+    pyro_tree_free(t);
+}
+
+
+/* Formats a flame graph as "names|L0|L1|...|total,max_self[,l,r]". */
+static void
+fg_format(const pyro_flamegraph_t *fg, int diff, pyro_buf_t *b)
+{
+    size_t  i, l;
+
+    b->len = 0;
+
+    for (i = 0; i < fg->nnames; i++) {
+        pyro_buf_printf(b, "%s%.*s", i ? "," : "", (int) fg->names[i].len,
+                        fg->names[i].data);
+    }
+
+    for (l = 0; l < fg->nlevels; l++) {
+        pyro_buf_putc(b, '|');
+
+        for (i = fg->levels[l]; i < fg->levels[l + 1]; i++) {
+            pyro_buf_printf(b, "%s%" PRId64, i > fg->levels[l] ? "," : "",
+                            fg->values[i]);
+        }
+    }
+
+    pyro_buf_printf(b, "|%" PRId64 ",%" PRId64, fg->total, fg->max_self);
+
+    if (diff) {
+        pyro_buf_printf(b, ",%" PRId64 ",%" PRId64, fg->left_ticks,
+                        fg->right_ticks);
+    }
+}
+
+
+static void
+check_fg(const char *what, const char **stacks, const int64_t *vals,
+    size_t n, int64_t max_nodes, const char *want)
+{
+    pyro_buf_t         b;
+    pyro_tree_t       *t;
+    pyro_flamegraph_t  fg;
+
+    memset(&b, 0, sizeof(b));
+    t = make_tree(stacks, vals, n);
+
+    PYRO_CHECK_INT(pyro_tree_flamegraph(t, max_nodes, &fg), PYRO_OK, what);
+    fg_format(&fg, 0, &b);
+    PYRO_CHECK_MEM(b.data, b.len, want, what);
+
+    pyro_flamegraph_free(&fg);
+    pyro_buf_free(&b);
+    pyro_tree_free(t);
+}
+
+
+static void
+test_flamegraph(void)
+{
+    static const char     *s1[] = { "a;b", "a;c", "d" };
+    static const int64_t   v1[] = { 3, 2, 1 };
+
+    check_fg("flame graph example A", s1, v1, 3, 0,
+             "total,d,a,c,b|0,6,0,0|0,5,0,2,0,1,1,1|0,3,3,4,0,2,2,3|6,3");
+
+    check_fg("flame graph example B", tree_b, tree_b_v, 5, 3,
+             "total,e,other,a,b|0,12,0,0|0,8,0,3,0,4,3,1"
+             "|0,5,5,4,0,3,3,2,3,1,1,2|12,5");
+
+    check_fg("flame graph empty", NULL, NULL, 0, 0, "total|0,0,0,0|0,0");
+
+    /* a real "total" shares index 0; an existing "other" folds (its
+     * subtree dropped) into a new one right of the kept siblings */
+    {
+        static const char     *s[] = { "total;x", "other;z", "y" };
+        static const int64_t   v[] = { 2, 4, 1 };
+
+        check_fg("flame graph total and other", s, v, 3, 0,
+                 "total,other,y,x|0,7,0,0|0,2,0,0,0,1,1,2,0,4,4,1"
+                 "|0,2,2,3|7,4");
+    }
+}
+
+
+static void
+check_diff(const char *what, const char **ls, const int64_t *lv, size_t ln,
+    const char **rs, const int64_t *rv, size_t rn, int64_t max_nodes,
+    const char *want)
+{
+    pyro_buf_t         b;
+    pyro_err_t         err;
+    pyro_tree_t       *l, *r;
+    pyro_flamegraph_t  fg;
+
+    memset(&b, 0, sizeof(b));
+    l = make_tree(ls, lv, ln);
+    r = make_tree(rs, rv, rn);
+
+    if (pyro_tree_diff(l, r, max_nodes, &fg, &err) == PYRO_OK) {
+        fg_format(&fg, 1, &b);
+    } else {
+        pyro_buf_printf(&b, "%d %s: %s", err.status, err.code, err.msg);
+    }
+
+    PYRO_CHECK_MEM(b.data, b.len, want, what);
+
+    pyro_flamegraph_free(&fg);
+    pyro_buf_free(&b);
+    pyro_tree_free(l);
+    pyro_tree_free(r);
+}
+
+
+static void
+test_diff(void)
+{
+    static const char     *ls[] = { "a;b", "a;c" };
+    static const int64_t   lv[] = { 3, 2 };
+    static const char     *rs[] = { "a;b", "d" };
+    static const int64_t   rv[] = { 1, 4 };
+    static const int64_t   neg[] = { 3, -2 };
+
+    /* query-output-formats 3.4, the worked example */
+    check_diff("diff example", ls, lv, 2, rs, rv, 2, 0,
+               "total,d,a,c,b|0,5,0,0,5,0,0"
+               "|0,5,0,0,1,0,2,0,0,0,0,4,4,1"
+               "|0,3,3,0,1,1,4,0,2,2,0,0,0,3|10,4,5,5");
+
+    /* 5 aligned nodes, max 3: minVal = 4 (5, 5, 4, 3, 2); b and c fold
+     * into one "other" pair under a */
+    check_diff("diff cut", ls, lv, 2, rs, rv, 2, 3,
+               "total,d,a,other|0,5,0,0,5,0,0"
+               "|0,5,0,0,1,0,2,0,0,0,0,4,4,1"
+               "|0,5,5,0,1,1,3|10,5,5,5");
+
+    /* max_nodes >= the aligned size: no cut */
+    check_diff("diff no cut", ls, lv, 2, rs, rv, 2, 5,
+               "total,d,a,c,b|0,5,0,0,5,0,0"
+               "|0,5,0,0,1,0,2,0,0,0,0,4,4,1"
+               "|0,3,3,0,1,1,4,0,2,2,0,0,0,3|10,4,5,5");
+
+    /* a real "total" gets its own index; a real "other" is not folded */
+    {
+        static const char     *s[] = { "total", "other;x" };
+        static const int64_t   v[] = { 1, 2 };
+
+        check_diff("diff total and other", s, v, 2, s, v, 1, 0,
+                   "total,total,other,x|0,3,0,0,1,0,0"
+                   "|0,2,0,0,0,0,2,0,1,1,0,1,1,1|0,2,2,0,0,0,3|4,2,3,1");
+    }
+
+    check_diff("diff empty", NULL, NULL, 0, NULL, NULL, 0, 0,
+               "total|0,0,0,0,0,0,0|0,0,0,0");
+
+    check_diff("diff negative left", ls, neg, 2, rs, rv, 2, 0,
+               "400 invalid_argument: left tree require only positive "
+               "values");
+    check_diff("diff negative right", ls, lv, 2, rs, neg, 2, 0,
+               "400 invalid_argument: left tree require only positive "
+               "values");
+    check_diff("diff negative both", ls, neg, 2, rs, neg, 2, 0,
+               "400 invalid_argument: both trees require only positive "
+               "values");
+}
+
+
 int
 main(void)
 {
@@ -434,6 +787,10 @@ main(void)
     test_deep();
     test_many();
     test_refinish();
+    test_tree_bytes();
+    test_tree_merge_bytes();
+    test_flamegraph();
+    test_diff();
 
     return pyro_test_done("tree");
 }

@@ -80,8 +80,11 @@ sub default_locations {
         location = /ingest            { pyroscope_ingest; }
         location = /pyroscope/ingest  { pyroscope_ingest; }
         location = /pyroscope/render  { pyroscope_render; }
+        location = /pyroscope/render-diff  { pyroscope_render; }
+        location = /pyroscope/label-values { pyroscope_render; }
         location = /render            { pyroscope_render; }
         location /push.v1.PusherService/ { pyroscope_connect; }
+        location /querier.v1.QuerierService/ { pyroscope_connect; }
 EOF
 }
 
@@ -509,6 +512,44 @@ sub pprof_time_nanos {
     }
     return $t;
 }
+
+# --- protoc, for the Connect query messages -----------------------------------
+# Debian's protoc (package protobuf-compiler, installed by make deps) with
+# this checkout's .proto files: text format in, wire format out, and back.
+# A missing protoc is an error, never a skip.
+
+our $PROTOC = $ENV{PYRO_PROTOC} || '/usr/bin/protoc';
+our $PROTO_DIR = File::Spec->rel2abs((__FILE__ =~ s{t/lib/PyroTest\.pm$}{}r) . 'proto');
+my $protoc_tmp;
+
+sub protoc_run {
+    my ($mode, $type, $in) = @_;
+    die "no protoc at $PROTOC (make deps installs protobuf-compiler)\n" unless -x $PROTOC;
+    my @files = map { s{^\Q$PROTO_DIR\E/}{}r } sort glob "$PROTO_DIR/*/v1/*.proto";
+    die "no .proto files under $PROTO_DIR\n" unless @files;
+    $protoc_tmp //= tempdir('pyroprotoc-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my ($fi, $fo, $fe) = map { "$protoc_tmp/$_" } qw(in out err);
+    open my $fh, '>:raw', $fi or die "$fi: $!";
+    print $fh $in;
+    close $fh;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', $fi;
+        open STDOUT, '>', $fo;
+        open STDERR, '>', $fe;
+        exec $PROTOC, "--$mode=$type", "-I$PROTO_DIR", @files;
+        exit 127;
+    }
+    waitpid($pid, 0);
+    my $rc = $? >> 8;
+    die "protoc --$mode=$type failed ($rc): " . read_bytes($fe) if $?;
+    return read_bytes($fo);
+}
+
+# protoc_encode('querier.v1.SeriesRequest', 'start: 1 end: 2') -> bytes
+sub protoc_encode { protoc_run('encode', @_) }
+# protoc_decode('querier.v1.SeriesResponse', $bytes) -> text format
+sub protoc_decode { protoc_run('decode', @_) }
 
 # A push.v1.PushRequest: push_request([labels => [[name, value], ...],
 # profiles => [bytes, ...]], ...).
