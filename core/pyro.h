@@ -541,6 +541,8 @@ int pyro_labels_add_internal(pyro_labels_t *ls, const char *metric,
  */
 int pyro_gunzip(const char *data, size_t len, size_t max, pyro_buf_t *out,
     pyro_err_t *err);
+/* Appends data compressed as one gzip member. */
+int pyro_gzip(const char *data, size_t len, pyro_buf_t *out);
 
 
 /*

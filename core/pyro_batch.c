@@ -391,6 +391,12 @@ pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
     p->duration_ns = duration_ns;
 
     for (i = 0; i < labels->n; i++) {
+
+        /* an empty label is a missing label, as in upstream's builder */
+        if (labels->v[i].value[0] == '\0') {
+            continue;
+        }
+
         if (pyro_labels_set_cstr(&p->labels, labels->v[i].name,
                                  labels->v[i].value) != PYRO_OK)
         {

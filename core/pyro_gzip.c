@@ -219,3 +219,45 @@ pyro_gunzip_corrupt(z_stream *zs, pyro_err_t *err)
     pyro_err_invalid(err, "failed to decompress gzip data: %s",
                      zs->msg ? zs->msg : "corrupt input");
 }
+
+
+/*
+ * Compresses data into out as one gzip member (Connect responses when
+ * the client accepts gzip).  Level 1: these are query results sent once.
+ */
+int
+pyro_gzip(const char *data, size_t len, pyro_buf_t *out)
+{
+    int       rc;
+    z_stream  zs;
+
+    memset(&zs, 0, sizeof(z_stream));
+
+    if (deflateInit2(&zs, 1, Z_DEFLATED, MAX_WBITS + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+    {
+        return PYRO_ERROR;
+    }
+
+    if (len > UINT_MAX
+        || pyro_buf_reserve(out, deflateBound(&zs, (uLong) len)) != PYRO_OK)
+    {
+        deflateEnd(&zs);
+        return PYRO_ERROR;
+    }
+
+    zs.next_in = (Bytef *) data;
+    zs.avail_in = (uInt) len;
+    zs.next_out = (Bytef *) out->data + out->len;
+    zs.avail_out = (uInt) (out->cap - out->len);
+
+    rc = deflate(&zs, Z_FINISH);
+
+    if (rc == Z_STREAM_END) {
+        out->len += zs.total_out;
+    }
+
+    deflateEnd(&zs);
+
+    return rc == Z_STREAM_END ? PYRO_OK : PYRO_ERROR;
+}

@@ -540,6 +540,12 @@ pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
 
     memset(&o, 0, sizeof(pyro_merge_opts_t));
 
+    if (req->n_span_selector && req->n_trace_id_selector) {
+        pyro_err_invalid(err, "span_selector and trace_id_selector cannot "
+                         "be combined");
+        return PYRO_ERROR;
+    }
+
     if (pyro_rpc_spans(req->span_selector, req->n_span_selector, &spans, err)
         != PYRO_OK)
     {

@@ -27,7 +27,7 @@ ngx_int_t
 ngx_http_pyroscope_connect_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
-    ngx_table_elt_t           *h;
+    ngx_str_t                  v;
     ngx_http_pyroscope_ctx_t  *ctx;
     static ngx_str_t           push =
                                    ngx_string("/push.v1.PusherService/Push");
@@ -54,14 +54,9 @@ ngx_http_pyroscope_connect_handler(ngx_http_request_t *r)
     }
 
     if (r->method != NGX_HTTP_POST) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_pyroscope_set_header(r, "Allow", "POST") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
 
         pyro_err_set(&ctx->err, 405, "unknown", "method not allowed");
         return ngx_http_pyroscope_reject(r, &ctx->err);
@@ -84,6 +79,17 @@ ngx_http_pyroscope_connect_handler(ngx_http_request_t *r)
 
     ctx->connect = 1;
     ctx->meta.from_ns = ngx_http_pyroscope_now_ns();
+
+    /* connect-go: a gzip request gets a gzip response; otherwise the
+     * first supported name in Accept-Encoding (no q-values) decides */
+    if (ctx->rpc.len
+        && (ctx->gzip
+            || (ngx_http_pyroscope_header(r, "Accept-Encoding", &v) == NGX_OK
+                && ngx_strlcasestrn(v.data, v.data + v.len,
+                                    (u_char *) "gzip", 4 - 1) != NULL)))
+    {
+        ctx->gzip_out = 1;
+    }
 
     rc = ngx_http_read_client_request_body(r, ctx->rpc.len
                                            ? ngx_http_pyroscope_query_body
@@ -108,7 +114,6 @@ ngx_http_pyroscope_connect_check(ngx_http_request_t *r,
 {
     u_char           *semi;
     ngx_str_t         ct, v;
-    ngx_table_elt_t  *h;
 
     ngx_str_null(&ct);
 
@@ -128,14 +133,13 @@ ngx_http_pyroscope_connect_check(ngx_http_request_t *r,
         ctx->json = 1;
 
     } else {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_pyroscope_set_header(r, "Accept-Post",
+                                          "application/json, "
+                                          "application/proto")
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Accept-Post");
-        ngx_str_set(&h->value, "application/json, application/proto");
 
         pyro_err_set(&ctx->err, 415, "unknown", "invalid content-type: "
                      "\"%.*s\"; expecting \"application/proto\" or "
@@ -239,6 +243,7 @@ ngx_http_pyroscope_query_run(void *data, ngx_log_t *log)
 {
     ngx_http_pyroscope_ctx_t *ctx = data;
 
+    int                              rc;
     const char                      *body;
     size_t                           len;
     pyro_buf_t                       plain;
@@ -263,9 +268,13 @@ ngx_http_pyroscope_query_run(void *data, ngx_log_t *log)
     len = ctx->body_len;
 
     if (ctx->gzip) {
-        if (pyro_gunzip(body, len, plcf->push_body_limit, &plain, &ctx->err)
-            != PYRO_OK)
-        {
+        rc = pyro_gunzip(body, len, plcf->push_body_limit, &plain, &ctx->err);
+
+        if (rc == PYRO_DECLINED) {
+            pyro_err_invalid(&ctx->err, "request body is not gzip");
+        }
+
+        if (rc != PYRO_OK) {
             pyro_buf_free(&plain);
             return;
         }
@@ -284,6 +293,23 @@ ngx_http_pyroscope_query_run(void *data, ngx_log_t *log)
     ctx->rc = pyro_rpc_call(&rpc, body, len, &ctx->out, &ctx->err);
 
     pyro_buf_free(&plain);
+
+    /* gzip was negotiated on the loop (a gzip request, or Accept-Encoding) */
+    if (ctx->rc == PYRO_OK && ctx->gzip_out) {
+        ngx_memzero(&plain, sizeof(pyro_buf_t));
+
+        if (pyro_gzip(ctx->out.data ? ctx->out.data : "", ctx->out.len,
+                      &plain) != PYRO_OK)
+        {
+            pyro_buf_free(&plain);
+            pyro_err_internal(&ctx->err, "cannot compress the response");
+            ctx->rc = PYRO_ERROR;
+            return;
+        }
+
+        pyro_buf_free(&ctx->out);
+        ctx->out = plain;
+    }
 }
 
 
@@ -301,6 +327,12 @@ ngx_http_pyroscope_query_done(ngx_event_t *ev)
 
     if (ctx->rc != PYRO_OK) {
         rc = ngx_http_pyroscope_send_error(r, &ctx->err);
+
+    } else if (ctx->gzip_out
+               && ngx_http_pyroscope_set_header(r, "Content-Encoding", "gzip")
+                  != NGX_OK)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     } else {
         /* ctx->out is freed by the request pool's cleanup */

@@ -840,8 +840,10 @@ ngx_http_pyroscope_error_json(ngx_pool_t *pool, const pyro_err_t *err,
 }
 
 
-static ngx_int_t
-ngx_http_pyroscope_nosniff(ngx_http_request_t *r)
+/* Adds a response header; key and value are static strings. */
+ngx_int_t
+ngx_http_pyroscope_set_header(ngx_http_request_t *r, const char *key,
+    const char *value)
 {
     ngx_table_elt_t  *h;
 
@@ -851,10 +853,20 @@ ngx_http_pyroscope_nosniff(ngx_http_request_t *r)
     }
 
     h->hash = 1;
-    ngx_str_set(&h->key, "X-Content-Type-Options");
-    ngx_str_set(&h->value, "nosniff");
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pyroscope_nosniff(ngx_http_request_t *r)
+{
+    return ngx_http_pyroscope_set_header(r, "X-Content-Type-Options",
+                                         "nosniff");
 }
 
 
@@ -866,6 +878,13 @@ ngx_http_pyroscope_send_error(ngx_http_request_t *r, const pyro_err_t *err)
     u_char           *p;
     ngx_uint_t        level;
     static ngx_str_t  json = ngx_string("application/json");
+
+    if (err->code == NULL) {
+        /* a path that failed without saying why: never send garbage */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "pyroscope: an error without a code");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     p = ngx_http_pyroscope_error_json(r->pool, err, &len);
     if (p == NULL) {

@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                  connect;     /* a Connect Push request */
     ngx_uint_t                  json;        /* ... in application/json */
     ngx_uint_t                  gzip;        /* ... with a gzip body */
+    ngx_uint_t                  gzip_out;    /* a gzip response */
     ngx_str_t                   content_type_out;
     pyro_str_t                  rpc;         /* a QuerierService method */
     char                       *body;
@@ -107,6 +108,8 @@ void ngx_http_pyroscope_ingest_body(ngx_http_request_t *r);
 ngx_int_t ngx_http_pyroscope_connect_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_pyroscope_connect_push(ngx_http_pyroscope_ctx_t *ctx,
     pyro_batch_t *b);
+ngx_int_t ngx_http_pyroscope_set_header(ngx_http_request_t *r,
+    const char *key, const char *value);
 ngx_int_t ngx_http_pyroscope_collect_body(ngx_http_pyroscope_ctx_t *ctx,
     ngx_log_t *log);
 ngx_uint_t ngx_http_pyroscope_is(ngx_str_t *s, const char *lit);
