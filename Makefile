@@ -28,7 +28,7 @@ APT_PKGS  := nginx nginx-dev libpcre2-dev zlib1g-dev libjansson-dev \
 MODULE_SRCS := config $(wildcard core/*.c core/*.h ngx_pyroscope_module/*) \
                $(PB)/.stamp
 
-.PHONY: all deps build proto run test unit integration bench clean
+.PHONY: all deps build proto run test unit integration bench bench-query clean
 
 all: build
 
@@ -95,6 +95,10 @@ bench: build
 	@command -v wrk >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	perl bench/bench.pl
+
+# Query latency over many stored copies of a large profile (slow: minutes).
+bench-query: build
+	perl bench/query.pl
 
 clean:
 	rm -rf $(B)
