@@ -31,6 +31,10 @@
     TYPES__V1__TIME_SERIES_AGGREGATION_TYPE__TIME_SERIES_AGGREGATION_TYPE_AVERAGE
 
 
+static void pyro_rpc_call_site(const Types__V1__StackTraceSelector *sts,
+    pyro_str_t *site, size_t max, pyro_merge_opts_t *o);
+
+
 /* The selectors of a request's "matchers" (each a {...} selector). */
 typedef struct {
     pyro_selector_t   *v[64];
@@ -525,20 +529,17 @@ pyro_rpc_spans(char **v, size_t n, uint64_t **out, pyro_err_t *err)
 }
 
 
+/*
+ * The merge options of a SelectMergeStacktraces request: spans (parsed
+ * into *spans, freed by the caller) and the call site (pointing into the
+ * request, site has room for 256 frames).
+ */
 static int
-pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
-    const Querier__V1__SelectMergeStacktracesRequest *req, int64_t start,
-    int64_t end, pyro_tree_t *tree, pyro_err_t *err)
+pyro_rpc_merge_opts(const Querier__V1__SelectMergeStacktracesRequest *req,
+    pyro_str_t *site, pyro_merge_opts_t *o, uint64_t **spans,
+    pyro_err_t *err)
 {
-    int                 rc;
-    size_t              i;
-    uint64_t           *spans;
-    pyro_str_t          site[256];
-    pyro_scan_t         s;
-    pyro_selector_t    *sel;
-    pyro_merge_opts_t   o;
-
-    memset(&o, 0, sizeof(pyro_merge_opts_t));
+    memset(o, 0, sizeof(pyro_merge_opts_t));
 
     if (req->n_span_selector && req->n_trace_id_selector) {
         pyro_err_invalid(err, "span_selector and trace_id_selector cannot "
@@ -546,25 +547,35 @@ pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
         return PYRO_ERROR;
     }
 
-    if (pyro_rpc_spans(req->span_selector, req->n_span_selector, &spans, err)
+    if (pyro_rpc_spans(req->span_selector, req->n_span_selector, spans, err)
         != PYRO_OK)
     {
         return PYRO_ERROR;
     }
 
-    o.spans = req->n_span_selector ? spans : NULL;
-    o.nspans = req->n_span_selector;
+    o->spans = req->n_span_selector ? *spans : NULL;
+    o->nspans = req->n_span_selector;
 
-    if (req->stack_trace_selector != NULL) {
-        for (i = 0; i < req->stack_trace_selector->n_call_site && i < 256;
-             i++)
-        {
-            site[i].data = req->stack_trace_selector->call_site[i]->name;
-            site[i].len = strlen(site[i].data);
-        }
+    pyro_rpc_call_site(req->stack_trace_selector, site, 256, o);
 
-        o.call_site = site;
-        o.ncall_site = i;
+    return PYRO_OK;
+}
+
+
+static int
+pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
+    const Querier__V1__SelectMergeStacktracesRequest *req, int64_t start,
+    int64_t end, pyro_tree_t *tree, pyro_err_t *err)
+{
+    int                 rc;
+    uint64_t           *spans;
+    pyro_str_t          site[256];
+    pyro_scan_t         s;
+    pyro_selector_t    *sel;
+    pyro_merge_opts_t   o;
+
+    if (pyro_rpc_merge_opts(req, site, &o, &spans, err) != PYRO_OK) {
+        return PYRO_ERROR;
     }
 
     sel = pyro_rpc_selector(req->profile_typeid, req->label_selector, err);
@@ -702,16 +713,9 @@ pyro_rpc_stacktraces_pprof(const pyro_rpc_t *rpc,
 
     querier__v1__pprof_profile__init(pp);
 
-    if (pyro_rpc_spans(req->span_selector, req->n_span_selector, &spans, err)
-        != PYRO_OK)
-    {
+    if (pyro_rpc_merge_opts(req, site, &o, &spans, err) != PYRO_OK) {
         return PYRO_ERROR;
     }
-
-    memset(&o, 0, sizeof(pyro_merge_opts_t));
-    o.spans = req->n_span_selector ? spans : NULL;
-    o.nspans = req->n_span_selector;
-    pyro_rpc_call_site(req->stack_trace_selector, site, 256, &o);
 
     max_nodes = (req->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES)
                 ? req->max_nodes : 0;

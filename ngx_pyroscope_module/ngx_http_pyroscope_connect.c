@@ -160,6 +160,15 @@ ngx_http_pyroscope_connect_check(ngx_http_request_t *r,
         ctx->gzip = 1;
     }
 
+    /* the deadline itself is nginx's (send and read timeouts) */
+    if (ngx_http_pyroscope_header(r, "Connect-Timeout-Ms", &v) == NGX_OK
+        && (v.len == 0 || v.len > 10 || ngx_atoi(v.data, v.len) == NGX_ERROR))
+    {
+        pyro_err_invalid(&ctx->err, "protocol error: invalid timeout \"%.*s\"",
+                         (int) v.len, v.data);
+        return NGX_DECLINED;
+    }
+
     if (ngx_http_pyroscope_header(r, "Connect-Protocol-Version", &v)
         == NGX_OK
         && !ngx_http_pyroscope_is(&v, "1"))

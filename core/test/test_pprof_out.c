@@ -297,7 +297,7 @@ static void
 t_sums(const Google__V1__Profile *p, const char *fn, int64_t *total,
     int64_t *flat, int64_t *cum)
 {
-    size_t                 i, j;
+    size_t                     i, j;
     const Google__V1__Sample  *s;
 
     *total = 0;
@@ -380,10 +380,10 @@ t_check_stacks(const Google__V1__Profile *p)
 static void
 t_check_lines(const Google__V1__Profile *p)
 {
-    size_t                        i, lines;
-    uint64_t                      seen;
-    const Google__V1__Location   *l;
-    const Google__V1__Function   *f;
+    size_t                       i, lines;
+    uint64_t                     seen;
+    const Google__V1__Location  *l;
+    const Google__V1__Function  *f;
 
     lines = 0;
     seen = 0;
@@ -643,9 +643,9 @@ t_check_samples(const Google__V1__Profile *p, const char *want,
 static void
 test_truncate(void)
 {
-    t_store_t                     st;
-    const Google__V1__Location   *l;
-    Google__V1__Profile          *p;
+    t_store_t                    st;
+    Google__V1__Profile         *p;
+    const Google__V1__Location  *l;
 
     t_store_init(&st);
     t_store_small(&st);
@@ -729,7 +729,8 @@ test_empty(void)
     t_store_init(&st);
     t_store_small(&st);
 
-    /* nothing selected: {sample_type:[{}], period_type:{}, string_table:[""]} */
+    /* nothing selected: {sample_type:[{}], period_type:{},
+     * string_table:[""]} */
     PYRO_CHECK_INT(t_merge_bytes(&st, T_PTYPE, "nothing", 0, &out, &err),
                    PYRO_OK, "merge nothing");
     PYRO_CHECK(out.len == 6 && memcmp(out.data, "\x0a\x00\x32\x00\x5a\x00", 6)
