@@ -594,6 +594,9 @@ typedef struct {
  */
 int pyro_pprof_ingest(pyro_batch_t *b, const char *data, size_t len,
     const pyro_pprof_opts_t *opts, pyro_err_t *err);
+/* A span ID, 16 hex digits read as little-endian bytes as upstream does;
+ * 0 when it is not one. */
+uint64_t pyro_span_id(const pyro_str_t *s);
 
 
 /*

@@ -1244,9 +1244,8 @@ pyro_pprof_canon(pyro_pprof_t *pp, uint32_t idx)
 }
 
 
-/* "0123456789abcdef" (16 hex digits) as little-endian bytes, as upstream. */
-static uint64_t
-pyro_pprof_span(const pyro_str_t *s)
+uint64_t
+pyro_span_id(const pyro_str_t *s)
 {
     size_t    i;
     uint64_t  v, d;
@@ -1339,7 +1338,7 @@ pyro_pprof_label(pyro_pprof_t *pp, pyro_pb_t pb, pyro_psample_t *s,
         || pyro_pprof_str_is(k, "profile_id", 10))
     {
         /* of several, the lowest string index wins, as upstream sorts */
-        span = pyro_pprof_span(&pp->strs[str]);
+        span = pyro_span_id(&pp->strs[str]);
 
         if (span != 0 && (*span_str == 0 || str < *span_str)) {
             s->span = span;

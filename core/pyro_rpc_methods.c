@@ -25,6 +25,8 @@
     QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST___MAX_NODES_MAX_NODES
 #define PYRO_RPC_HAS_PROFILE_MAX_NODES                                       \
     QUERIER__V1__SELECT_MERGE_PROFILE_REQUEST___MAX_NODES_MAX_NODES
+#define PYRO_RPC_SPAN_HAS_MAX_NODES                                          \
+    QUERIER__V1__SELECT_MERGE_SPAN_PROFILE_REQUEST___MAX_NODES_MAX_NODES
 #define PYRO_RPC_HAS_AGGREGATION                                             \
     QUERIER__V1__SELECT_SERIES_REQUEST___AGGREGATION_AGGREGATION
 #define PYRO_RPC_AVERAGE                                                     \
@@ -501,12 +503,12 @@ pyro_rpc_max_nodes(int has, int64_t n, int64_t *out, pyro_err_t *err)
 }
 
 
-/* Span IDs are 16 hex digits (a uint64). */
+/* Span IDs are 16 hex digits, read as ingestion reads span_id labels. */
 static int
 pyro_rpc_spans(char **v, size_t n, uint64_t **out, pyro_err_t *err)
 {
-    char    *end;
-    size_t   i;
+    size_t      i;
+    pyro_str_t  id;
 
     *out = calloc(n ? n : 1, sizeof(uint64_t));
     if (*out == NULL) {
@@ -515,9 +517,11 @@ pyro_rpc_spans(char **v, size_t n, uint64_t **out, pyro_err_t *err)
     }
 
     for (i = 0; i < n; i++) {
-        (*out)[i] = strtoull(v[i], &end, 16);
+        id.data = v[i];
+        id.len = strlen(v[i]);
+        (*out)[i] = pyro_span_id(&id);
 
-        if (strlen(v[i]) != 16 || *end != '\0') {
+        if ((*out)[i] == 0 && strcmp(v[i], "0000000000000000") != 0) {
             pyro_err_invalid(err, "invalid span id: \"%s\"", v[i]);
             free(*out);
             *out = NULL;
@@ -778,36 +782,21 @@ pyro_rpc_select_merge_profile(const pyro_rpc_t *rpc,
 }
 
 
+/*
+ * The flame graph (or, for PROFILE_FORMAT_TREE, the tree bytes) of a
+ * SelectMergeStacktraces request, into the response's fields.
+ */
 static int
-pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
-    const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
+pyro_rpc_stacktraces_tree(const pyro_rpc_t *rpc,
+    const Querier__V1__SelectMergeStacktracesRequest *req, pyro_arena_t *a,
+    Querier__V1__FlameGraph **flamegraph, ProtobufCBinaryData *tb,
     pyro_err_t *err)
 {
-    int                                          rc, has;
-    int64_t                                      start, end, max_nodes;
-    pyro_buf_t                                   bytes;
-    pyro_tree_t                                 *tree;
-    pyro_flamegraph_t                            fg;
-    Querier__V1__SelectMergeStacktracesResponse *r;
-    const Querier__V1__SelectMergeStacktracesRequest  *req = (const void *) m;
-
-    r = pyro_arena_alloc(a, sizeof(*r));
-    if (r == NULL) {
-        return PYRO_ERROR;
-    }
-
-    querier__v1__select_merge_stacktraces_response__init(r);
-    *resp = &r->base;
-
-    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF) {
-        return pyro_rpc_stacktraces_pprof(rpc, req, a, r, err);
-    }
-
-    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT) {
-        pyro_err_set(err, 501, "unimplemented", "this profile format is not "
-                     "implemented yet");
-        return PYRO_ERROR;
-    }
+    int                 rc, has;
+    int64_t             start, end, max_nodes;
+    pyro_buf_t          bytes;
+    pyro_tree_t        *tree;
+    pyro_flamegraph_t   fg;
 
     has = (req->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES);
 
@@ -841,10 +830,10 @@ pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
         memset(&bytes, 0, sizeof(pyro_buf_t));
         pyro_tree_bytes(tree, max_nodes, &bytes);
 
-        r->tree.data = (uint8_t *) pyro_arena_strdup(a, bytes.data
-                                                        ? bytes.data : "",
-                                                     bytes.len);
-        r->tree.len = bytes.len;
+        tb->data = (uint8_t *) pyro_arena_strdup(a, bytes.data
+                                                    ? bytes.data : "",
+                                                 bytes.len);
+        tb->len = bytes.len;
         rc = bytes.failed ? PYRO_ERROR : PYRO_OK;
         pyro_buf_free(&bytes);
 
@@ -853,7 +842,7 @@ pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
         rc = pyro_tree_flamegraph(tree, max_nodes, &fg);
 
         if (rc == PYRO_OK) {
-            r->flamegraph = pyro_rpc_flamegraph(a, &fg);
+            *flamegraph = pyro_rpc_flamegraph(a, &fg);
         }
 
         pyro_flamegraph_free(&fg);
@@ -862,6 +851,78 @@ pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
     pyro_tree_free(tree);
 
     return rc;
+}
+
+
+
+/*
+ * SelectMergeSpanProfile: SelectMergeStacktraces with a span selector,
+ * answered as a flame graph or tree bytes.
+ */
+static int
+pyro_rpc_select_merge_span_profile(const pyro_rpc_t *rpc,
+    const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
+    pyro_err_t *err)
+{
+    Querier__V1__SelectMergeStacktracesRequest    q;
+    Querier__V1__SelectMergeSpanProfileResponse  *r;
+    const Querier__V1__SelectMergeSpanProfileRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__select_merge_span_profile_response__init(r);
+    *resp = &r->base;
+
+    querier__v1__select_merge_stacktraces_request__init(&q);
+    q.profile_typeid = req->profile_typeid;
+    q.label_selector = req->label_selector;
+    q.start = req->start;
+    q.end = req->end;
+    q.format = req->format;
+    q.n_span_selector = req->n_span_selector;
+    q.span_selector = req->span_selector;
+
+    if (req->_max_nodes_case == PYRO_RPC_SPAN_HAS_MAX_NODES) {
+        q._max_nodes_case = PYRO_RPC_HAS_MAX_NODES;
+        q.max_nodes = req->max_nodes;
+    }
+
+    return pyro_rpc_stacktraces_tree(rpc, &q, a, &r->flamegraph, &r->tree,
+                                     err);
+}
+
+
+static int
+pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
+    const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
+    pyro_err_t *err)
+{
+    Querier__V1__SelectMergeStacktracesResponse *r;
+    const Querier__V1__SelectMergeStacktracesRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__select_merge_stacktraces_response__init(r);
+    *resp = &r->base;
+
+    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF) {
+        return pyro_rpc_stacktraces_pprof(rpc, req, a, r, err);
+    }
+
+    if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT) {
+        pyro_err_set(err, 501, "unimplemented", "this profile format is not "
+                     "implemented yet");
+        return PYRO_ERROR;
+    }
+
+    return pyro_rpc_stacktraces_tree(rpc, req, a, &r->flamegraph, &r->tree,
+                                     err);
 }
 
 
@@ -1118,5 +1179,8 @@ const pyro_rpc_method_t  pyro_rpc_methods[] = {
     { "GetProfileStats", &types__v1__get_profile_stats_request__descriptor,
       pyro_rpc_profile_stats },
     { "Diff", &querier__v1__diff_request__descriptor, pyro_rpc_diff },
+    { "SelectMergeSpanProfile",
+      &querier__v1__select_merge_span_profile_request__descriptor,
+      pyro_rpc_select_merge_span_profile },
     { NULL, NULL, NULL }
 };

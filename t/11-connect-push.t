@@ -295,6 +295,28 @@ my %JSONH = ('Content-Type' => 'application/json');
     is(ticks('h-split', qq/$CPU\{bytes=~".+"}/), 0, 'numeric labels are not series labels');
     is(ticks('h-split', qq/$CPU\{env="series"}/), 630_000_000, 'existing series labels win over sample labels');
     is(ticks('h-split', qq/$CPU\{env="sample"}/), 0, 'the sample env label lost');
+
+    # span IDs are kept per sample: SelectMergeSpanProfile finds them
+    my $now = int(time * 1000);
+    for my $case (['0102030405060708', { 'main;c' => 40_000_000 }, 'span_id'],
+                  ['1112131415161718', { 'main;d' => 80_000_000 }, 'profile_id as a span ID'],
+                  ['ffffffffffffffff', {}, 'an unknown span ID']) {
+        my ($span, $want, $what) = @$case;
+        my $body = JSON::PP->new->canonical->encode({
+            profileTypeID => $CPU, labelSelector => "{$svc}", spanSelector => [$span],
+            start => '' . ($now - 3600000), end => '' . ($now + 600000) });
+        my $q = $t->post('/querier.v1.QuerierService/SelectMergeSpanProfile', $body,
+            { 'Content-Type' => 'application/json', 'X-Scope-OrgID' => 'h-split' });
+        is($q->{status}, 200, "SelectMergeSpanProfile: $what") or diag $q->{content};
+        my $fg = $q->{json}{flamegraph} || {};
+        my %st;
+        if ($fg->{levels}) {
+            my $fb = { names => $fg->{names},
+                       levels => [map { [map { $_ + 0 } @{ $_->{values} || [] }] } @{ $fg->{levels} }] };
+            %st = %{ PyroTest::flame_stacks($fb) };
+        }
+        is_deeply(\%st, $want, "SelectMergeSpanProfile stacks: $what");
+    }
 }
 
 # __name__ comes from the client and is kept for every sample type: the
