@@ -493,6 +493,10 @@ int pyro_segment_scan(const char *path, int64_t min_ns, int64_t max_ns,
  */
 typedef struct pyro_writer_s  pyro_writer_t;
 
+/* The wall clock in ns; safe in any thread (nginx's cached time is the
+ * event loop's). */
+int64_t pyro_now_ns(void);
+
 pyro_writer_t *pyro_writer_new(const char *root, uint64_t seal_bytes,
     int64_t seal_age_ns);
 /* Appends a record for a tenant (not yet durable). */

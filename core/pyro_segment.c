@@ -46,7 +46,7 @@ struct pyro_writer_s {
 };
 
 
-static int64_t
+int64_t
 pyro_now_ns(void)
 {
     struct timespec  ts;

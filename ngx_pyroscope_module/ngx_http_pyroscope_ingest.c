@@ -519,7 +519,7 @@ ngx_http_pyroscope_commit(void *data, ngx_log_t *log)
         ngx_log_error(NGX_LOG_ALERT, log, 0, "pyroscope: %s", cc->err.msg);
     }
 
-    if (pyro_writer_seal(st->writer, ngx_http_pyroscope_now_ns(), 0, &err)
+    if (pyro_writer_seal(st->writer, pyro_now_ns(), 0, &err)
         != PYRO_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, log, 0, "pyroscope: %s", err.msg);
