@@ -915,6 +915,21 @@ int pyro_engine_merge_pprof(const pyro_scan_t *s, const pyro_merge_opts_t *o,
     pyro_err_t *err);
 
 /*
+ * DOT (query-output-formats 1): a merged pprof (the bytes above, made
+ * with max_nodes = max(512, dot_nodes)) drawn as Pyroscope's report
+ * does: frames per function + line, the dot_nodes (<= 0: 100) nodes of
+ * highest entropy score, the DOT text appended to "out".  A profile
+ * without samples appends nothing.  The "Time:" legend is in the
+ * server's local zone.  Implemented in pyro_dot.c.
+ */
+int pyro_dot_render(const void *pprof, size_t len, int64_t dot_nodes,
+    pyro_buf_t *out, pyro_err_t *err);
+/* GET /pyroscope/render?format=dot: the DOT of the render query, with
+ * req->max_nodes as dotN (<= 0: 100); nothing for an empty profile. */
+int pyro_query_render_dot(const char *root, const pyro_tenants_t *tenants,
+    const pyro_render_req_t *req, pyro_buf_t *out, pyro_err_t *err);
+
+/*
  * SelectSeries (query-output-formats 4): profiles from start - step to
  * end, each worth its total, summed (or averaged per profile) into
  * buckets whose right edges start + k * step <= end are the point

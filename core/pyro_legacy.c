@@ -148,6 +148,61 @@ pyro_query_render_diff(const char *root, const pyro_tenants_t *tenants,
 
 
 /*
+ * /pyroscope/render?format=dot (query-output-formats 1.1): the merged
+ * pprof of the query at srcN = max(512, dotN), drawn with dotN nodes.
+ * groupBy and the timeline play no part.
+ */
+int
+pyro_query_render_dot(const char *root, const pyro_tenants_t *tenants,
+    const pyro_render_req_t *req, pyro_buf_t *out, pyro_err_t *err)
+{
+    int                 rc;
+    int64_t             dot_n;
+    pyro_buf_t          pprof;
+    pyro_scan_t         s;
+    pyro_selector_t    *sel;
+
+    if (req->from_ms > req->until_ms) {
+        pyro_err_invalid(err, "query start time is after end time");
+        return PYRO_ERROR;
+    }
+
+    sel = pyro_selector_parse_query(req->query.data, req->query.len, err);
+    if (sel == NULL) {
+        return PYRO_ERROR;
+    }
+
+    memset(&s, 0, sizeof(pyro_scan_t));
+    s.root = root;
+    s.tenants = tenants;
+    s.start_ms = req->from_ms;
+    s.end_ms = req->until_ms;
+    s.sels = &sel;
+    s.nsels = 1;
+
+    dot_n = req->max_nodes > 0 ? req->max_nodes : 100;
+    memset(&pprof, 0, sizeof(pyro_buf_t));
+
+    rc = pyro_engine_merge_pprof(&s, NULL, pyro_selector_profile_type(sel),
+                                 dot_n > 512 ? dot_n : 512, &pprof, err);
+
+    if (rc == PYRO_OK && pprof.failed) {
+        pyro_err_internal(err, "out of memory");
+        rc = PYRO_ERROR;
+    }
+
+    if (rc == PYRO_OK) {
+        rc = pyro_dot_render(pprof.data, pprof.len, dot_n, out, err);
+    }
+
+    pyro_buf_free(&pprof);
+    pyro_selector_free(sel);
+
+    return rc;
+}
+
+
+/*
  * /pyroscope/label-values?label=X: a JSON array of strings; __name__
  * lists the profile type IDs, as upstream answers it.
  */

@@ -734,6 +734,75 @@ pyro_rpc_stacktraces_pprof(const pyro_rpc_t *rpc,
 }
 
 
+/*
+ * PROFILE_FORMAT_DOT (query-output-formats 1.1): dotN = max_nodes when
+ * > 0, else 100, not validated; the merged pprof at srcN = max(512,
+ * dotN) drawn into "dot" (empty for an empty profile).
+ */
+static int
+pyro_rpc_stacktraces_dot(const pyro_rpc_t *rpc,
+    const Querier__V1__SelectMergeStacktracesRequest *req, pyro_arena_t *a,
+    Querier__V1__SelectMergeStacktracesResponse *r, pyro_err_t *err)
+{
+    int                 rc;
+    int64_t             start, end, dot_n;
+    uint64_t           *spans;
+    pyro_buf_t          pprof, dot;
+    pyro_str_t          site[256];
+    pyro_scan_t         s;
+    pyro_selector_t    *sel;
+    pyro_merge_opts_t   o;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    if (pyro_rpc_merge_opts(req, site, &o, &spans, err) != PYRO_OK) {
+        return PYRO_ERROR;
+    }
+
+    sel = pyro_rpc_selector(req->profile_typeid, req->label_selector, err);
+    if (sel == NULL) {
+        free(spans);
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = &sel;
+    s.nsels = 1;
+
+    dot_n = (req->_max_nodes_case == PYRO_RPC_HAS_MAX_NODES
+             && req->max_nodes > 0) ? req->max_nodes : 100;
+
+    memset(&pprof, 0, sizeof(pyro_buf_t));
+    memset(&dot, 0, sizeof(pyro_buf_t));
+
+    rc = pyro_engine_merge_pprof(&s, &o, req->profile_typeid,
+                                 dot_n > 512 ? dot_n : 512, &pprof, err);
+
+    if (rc == PYRO_OK) {
+        rc = pyro_dot_render(pprof.data, pprof.len, dot_n, &dot, err);
+    }
+
+    if (rc == PYRO_OK && dot.len) {
+        /* the response is encoded from the arena, after these are freed */
+        r->dot = pyro_arena_strdup(a, dot.data, dot.len);
+        rc = r->dot ? PYRO_OK : PYRO_ERROR;
+    }
+
+    pyro_buf_free(&dot);
+    pyro_buf_free(&pprof);
+    pyro_selector_free(sel);
+    free(spans);
+
+    return rc;
+}
+
+
 static int
 pyro_rpc_select_merge_profile(const pyro_rpc_t *rpc,
     const ProtobufCMessage *m, pyro_arena_t *a, ProtobufCMessage **resp,
@@ -916,9 +985,7 @@ pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
     }
 
     if (req->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT) {
-        pyro_err_set(err, 501, "unimplemented", "this profile format is not "
-                     "implemented yet");
-        return PYRO_ERROR;
+        return pyro_rpc_stacktraces_dot(rpc, req, a, r, err);
     }
 
     return pyro_rpc_stacktraces_tree(rpc, req, a, &r->flamegraph, &r->tree,

@@ -28,6 +28,8 @@ static ngx_int_t ngx_http_pyroscope_label_values_args(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_render_max_nodes(ngx_http_request_t *r,
     ngx_http_pyroscope_ctx_t *ctx);
+static void ngx_http_pyroscope_dot_nodes(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx);
 static ngx_int_t ngx_http_pyroscope_render_time(ngx_http_request_t *r,
     const char *name, int64_t now, int64_t *ms);
 static void ngx_http_pyroscope_render_query(void *data, ngx_log_t *log);
@@ -233,9 +235,7 @@ ngx_http_pyroscope_render_args(ngx_http_request_t *r,
     if (ngx_http_pyroscope_arg(r, "format", &v) == NGX_OK
         && v.len == 3 && ngx_strncmp(v.data, "dot", 3) == 0)
     {
-        pyro_err_set(&ctx->err, 501, "unimplemented",
-                     "format=dot is not supported yet");
-        return NGX_DECLINED;
+        ctx->route = NGX_HTTP_PYROSCOPE_ROUTE_DOT;
     }
 
     now = ngx_http_pyroscope_now_ns();
@@ -253,7 +253,39 @@ ngx_http_pyroscope_render_args(ngx_http_request_t *r,
         req->group_by.len = v.len;
     }
 
+    if (ctx->route == NGX_HTTP_PYROSCOPE_ROUTE_DOT) {
+        ngx_http_pyroscope_dot_nodes(r, ctx);
+        return NGX_OK;
+    }
+
     return ngx_http_pyroscope_render_max_nodes(r, ctx);
+}
+
+
+/*
+ * format=dot validates nothing (query-output-formats 6): a positive
+ * maxNodes is dotN, anything else 0 (the default, 100).
+ */
+static void
+ngx_http_pyroscope_dot_nodes(ngx_http_request_t *r,
+    ngx_http_pyroscope_ctx_t *ctx)
+{
+    off_t      n;
+    ngx_str_t  v;
+
+    ctx->render.max_nodes = 0;
+
+    if (ngx_http_pyroscope_arg(r, "maxNodes", &v) != NGX_OK
+        && ngx_http_pyroscope_arg(r, "max-nodes", &v) != NGX_OK)
+    {
+        return;
+    }
+
+    n = v.len ? ngx_atoof(v.data, v.len) : 0;
+
+    if (n > 0) {
+        ctx->render.max_nodes = n;
+    }
 }
 
 
@@ -350,6 +382,11 @@ ngx_http_pyroscope_render_query(void *data, ngx_log_t *log)
                                          &ctx->out, &ctx->err);
         break;
 
+    case NGX_HTTP_PYROSCOPE_ROUTE_DOT:
+        ctx->rc = pyro_query_render_dot(root, &ctx->tenants, &ctx->render,
+                                        &ctx->out, &ctx->err);
+        break;
+
     case NGX_HTTP_PYROSCOPE_ROUTE_LABEL_VALUES:
         ctx->rc = pyro_query_label_values(root, &ctx->tenants, ctx->label,
                                           ctx->render.from_ms,
@@ -372,6 +409,8 @@ ngx_http_pyroscope_render_done(ngx_event_t *ev)
     ngx_int_t                  rc;
     ngx_http_pyroscope_ctx_t  *ctx;
     static ngx_str_t           json = ngx_string("application/json");
+    static ngx_str_t           text =
+                                   ngx_string("text/plain; charset=utf-8");
 
     ngx_http_pyroscope_task_done(r);
 
@@ -382,7 +421,9 @@ ngx_http_pyroscope_render_done(ngx_event_t *ev)
 
     } else {
         /* ctx->out is freed by the request pool's cleanup */
-        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK, &json,
+        rc = ngx_http_pyroscope_send(r, NGX_HTTP_OK,
+                                     ctx->route == NGX_HTTP_PYROSCOPE_ROUTE_DOT
+                                     ? &text : &json,
                                      (u_char *) ctx->out.data, ctx->out.len);
     }
 

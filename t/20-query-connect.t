@@ -438,8 +438,13 @@ EOF
 }
 
 # formats and max_nodes refused
-connect_error_is(jcall('SelectMergeStacktraces', sel_req(format => 'PROFILE_FORMAT_DOT')), 501, 'unimplemented', undef,
-                 'format DOT (not yet)');
+{
+    my $r = jcall('SelectMergeStacktraces', sel_req(format => 'PROFILE_FORMAT_DOT'));
+    is($r->{status}, 200, 'format DOT: 200') or diag substr(body_of($r), 0, 300);
+    my $j = jdecode($r);
+    like(ref $j eq 'HASH' ? $j->{dot} // '' : '', qr/\Adigraph "unnamed" \{\n.*\n\}\n\z/s, 'format DOT: a digraph in "dot"');
+    ok(ref $j eq 'HASH' && !exists $j->{flamegraph} && !exists $j->{tree}, 'format DOT: only "dot"');
+}
 connect_error_is(jcall('SelectMergeStacktraces', sel_req(maxNodes => '-1')), 400, 'invalid_argument',
                  'max flamegraph nodes limit must be set (max allowed 1048576)', 'maxNodes -1');
 connect_error_is(jcall('SelectMergeStacktraces', sel_req(maxNodes => '1048577')), 400, 'invalid_argument',
