@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use PyroTest;
+use HTTP::Tiny;
 use Time::HiRes qw(time);
 use POSIX qw(:sys_wait_h);
 
@@ -19,6 +20,8 @@ my $pprof = do { local $/; <$fh> };
 
 my $t = PyroTest->new(server => "        client_max_body_size 8m;\n");
 $t->start;
+# a query over thousands of large profiles takes seconds, not the tests' 30
+$t->{http_client} = HTTP::Tiny->new(timeout => 900, keep_alive => 0);
 
 my $type = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
 my $now = int(time * 1000);
