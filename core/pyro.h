@@ -82,6 +82,8 @@ typedef struct {
 } pyro_buf_t;
 
 int pyro_buf_reserve(pyro_buf_t *b, size_t extra);
+/* Makes room for n elements of size sz in a malloc'ed array, doubling. */
+int pyro_array_reserve(void **arr, size_t *cap, size_t n, size_t sz);
 void pyro_buf_append(pyro_buf_t *b, const void *p, size_t n);
 void pyro_buf_putc(pyro_buf_t *b, char c);
 void pyro_buf_puts(pyro_buf_t *b, const char *s);

@@ -98,31 +98,6 @@ pyro_hash3(uint32_t a, uint32_t b, uint32_t c)
 }
 
 
-/* Grows an array of elements of size sz to hold one more. */
-static int
-pyro_grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    void    *p;
-    size_t   ncap;
-
-    if (n < *cap) {
-        return PYRO_OK;
-    }
-
-    ncap = *cap ? *cap * 2 : 64;
-
-    p = realloc(*arr, ncap * sz);
-    if (p == NULL) {
-        return PYRO_ERROR;
-    }
-
-    *arr = p;
-    *cap = ncap;
-
-    return PYRO_OK;
-}
-
-
 /*
  * Finds the slot for a key: returns the slot index, whose content is 0
  * (absent) or the matching index + 1.  eq() compares a candidate index.
@@ -248,8 +223,8 @@ pyro_batch_string(pyro_batch_t *b, const char *s, size_t len)
         return b->str_ht.slots[slot] - 1;
     }
 
-    if (pyro_grow((void **) &b->strs, &b->strs_cap, b->nstrs,
-                  sizeof(pyro_bstr_t)) != PYRO_OK)
+    if (pyro_array_reserve((void **) &b->strs, &b->strs_cap, b->nstrs + 1,
+                           sizeof(pyro_bstr_t)) != PYRO_OK)
     {
         return UINT32_MAX;
     }
@@ -305,8 +280,8 @@ pyro_batch_function(pyro_batch_t *b, uint32_t name, uint32_t file)
         return b->fn_ht.slots[slot] - 1;
     }
 
-    if (pyro_grow((void **) &b->funcs, &b->funcs_cap, b->nfuncs,
-                  sizeof(pyro_func_t)) != PYRO_OK)
+    if (pyro_array_reserve((void **) &b->funcs, &b->funcs_cap, b->nfuncs + 1,
+                           sizeof(pyro_func_t)) != PYRO_OK)
     {
         return UINT32_MAX;
     }
@@ -359,8 +334,8 @@ pyro_batch_node(pyro_batch_t *b, uint32_t parent, uint32_t fn, uint32_t line)
         return b->node_ht.slots[slot] - 1;
     }
 
-    if (pyro_grow((void **) &b->nodes, &b->nodes_cap, b->nnodes,
-                  sizeof(pyro_node_t)) != PYRO_OK)
+    if (pyro_array_reserve((void **) &b->nodes, &b->nodes_cap, b->nnodes + 1,
+                           sizeof(pyro_node_t)) != PYRO_OK)
     {
         return UINT32_MAX;
     }
@@ -379,8 +354,8 @@ pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
     size_t         i;
     pyro_bprof_t  *p;
 
-    if (pyro_grow((void **) &b->profs, &b->profs_cap, b->nprofs,
-                  sizeof(pyro_bprof_t)) != PYRO_OK)
+    if (pyro_array_reserve((void **) &b->profs, &b->profs_cap, b->nprofs + 1,
+                           sizeof(pyro_bprof_t)) != PYRO_OK)
     {
         return PYRO_ERROR;
     }
@@ -433,8 +408,9 @@ pyro_batch_sample_span(pyro_batch_t *b, uint32_t node, uint64_t span,
 
     p = &b->profs[b->nprofs - 1];
 
-    if (pyro_grow((void **) &p->samples, &p->samples_cap, p->nsamples,
-                  sizeof(pyro_bsample_t)) != PYRO_OK)
+    if (pyro_array_reserve((void **) &p->samples, &p->samples_cap,
+                           p->nsamples + 1,
+                           sizeof(pyro_bsample_t)) != PYRO_OK)
     {
         return PYRO_ERROR;
     }

@@ -83,38 +83,6 @@ pyro_ns_to_ms(int64_t ns)
 
 
 static int
-pyro_grow(void **p, size_t *cap, size_t n, size_t sz)
-{
-    void    *np;
-    size_t   c;
-
-    if (n <= *cap) {
-        return PYRO_OK;
-    }
-
-    c = *cap ? *cap : 16;
-
-    while (c < n) {
-        if (c > SIZE_MAX / 2 / sz) {
-            return PYRO_ERROR;
-        }
-
-        c *= 2;
-    }
-
-    np = realloc(*p, c * sz);
-    if (np == NULL) {
-        return PYRO_ERROR;
-    }
-
-    *p = np;
-    *cap = c;
-
-    return PYRO_OK;
-}
-
-
-static int
 pyro_nomem(pyro_err_t *err)
 {
     pyro_err_internal(err, "out of memory");
@@ -214,10 +182,11 @@ pyro_sset_add(pyro_sset_t *set, const char *s, size_t len)
 
     cap = set->cap;
 
-    if (pyro_grow((void **) &set->keys, &cap, set->n + 1, sizeof(char *))
+    if (pyro_array_reserve((void **) &set->keys, &cap, set->n + 1,
+                           sizeof(char *))
         != PYRO_OK
-        || pyro_grow((void **) &set->lens, &set->cap, set->n + 1,
-                     sizeof(size_t))
+        || pyro_array_reserve((void **) &set->lens, &set->cap, set->n + 1,
+                              sizeof(size_t))
            != PYRO_OK)
     {
         return -1;
@@ -325,7 +294,8 @@ pyro_scan_record(void *data, const pyro_rec_hdr_t *h, const char *buf,
         return PYRO_OK;
     }
 
-    if (pyro_grow((void **) &sc->want, &sc->want_cap, rec.nprofs + 1, 1)
+    if (pyro_array_reserve((void **) &sc->want, &sc->want_cap,
+                           rec.nprofs + 1, 1)
         != PYRO_OK)
     {
         pyro_record_free(&rec);
@@ -566,10 +536,11 @@ pyro_stackmap_node(pyro_stackmap_t *m, const pyro_scan_item_t *it,
     if (!m->ready || m->seq != it->seq) {
         cap = m->cap;
 
-        if (pyro_grow((void **) &m->memo, &cap, rec->nnodes, sizeof(uint32_t))
+        if (pyro_array_reserve((void **) &m->memo, &cap, rec->nnodes,
+                               sizeof(uint32_t))
             != PYRO_OK
-            || pyro_grow((void **) &m->stack, &m->cap, rec->nnodes,
-                         sizeof(uint32_t))
+            || pyro_array_reserve((void **) &m->stack, &m->cap, rec->nnodes,
+                                  sizeof(uint32_t))
                != PYRO_OK)
         {
             return -1;
@@ -1330,8 +1301,9 @@ pyro_merge_sites(pyro_merge_ctx_t *ctx, const pyro_record_t *rec)
     uint32_t            p, ps;
     const pyro_str_t   *name, *cs;
 
-    if (pyro_grow((void **) &ctx->site, &ctx->site_cap, rec->nnodes + 1,
-                  sizeof(uint32_t))
+    if (pyro_array_reserve((void **) &ctx->site, &ctx->site_cap,
+                           rec->nnodes + 1,
+                           sizeof(uint32_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -1539,8 +1511,8 @@ pyro_ts_add(pyro_buckets_t *bs, int64_t t, double v)
         return PYRO_OK;
     }
 
-    if (pyro_grow((void **) &bs->b, &bs->cap, bs->n + 1,
-                  sizeof(pyro_bucket_t))
+    if (pyro_array_reserve((void **) &bs->b, &bs->cap, bs->n + 1,
+                           sizeof(pyro_bucket_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -1604,8 +1576,8 @@ pyro_ts_profile(void *data, const pyro_scan_item_t *it, pyro_err_t *err)
                           ctx->key.len);
 
     if (idx < 0
-        || pyro_grow((void **) &ctx->series, &ctx->series_cap,
-                     (size_t) idx + 1, sizeof(pyro_buckets_t))
+        || pyro_array_reserve((void **) &ctx->series, &ctx->series_cap,
+                              (size_t) idx + 1, sizeof(pyro_buckets_t))
            != PYRO_OK)
     {
         return pyro_nomem(err);

@@ -115,38 +115,6 @@ typedef struct {
 
 
 static int
-pyro_pp_grow(void **p, size_t *cap, size_t n, size_t sz)
-{
-    void    *np;
-    size_t   c;
-
-    if (n <= *cap) {
-        return PYRO_OK;
-    }
-
-    c = *cap ? *cap : 16;
-
-    while (c < n) {
-        if (c > SIZE_MAX / 2 / sz) {
-            return PYRO_ERROR;
-        }
-
-        c *= 2;
-    }
-
-    np = realloc(*p, c * sz);
-    if (np == NULL) {
-        return PYRO_ERROR;
-    }
-
-    *p = np;
-    *cap = c;
-
-    return PYRO_OK;
-}
-
-
-static int
 pyro_pp_nomem(pyro_err_t *err)
 {
     pyro_err_internal(err, "out of memory");
@@ -249,7 +217,8 @@ pyro_pp_map_add(pyro_pp_map_t *m, uint64_t key)
         i = (i + 1) & m->mask;
     }
 
-    if (pyro_pp_grow((void **) &m->keys, &m->cap, m->n + 1, sizeof(uint64_t))
+    if (pyro_array_reserve((void **) &m->keys, &m->cap, m->n + 1,
+                           sizeof(uint64_t))
         != PYRO_OK)
     {
         return -1;
@@ -365,8 +334,8 @@ pyro_pp_strs_add(pyro_pp_strs_t *set, const char *s, size_t len)
         return (int64_t) set->slots[i] - 1;
     }
 
-    if (pyro_pp_grow((void **) &set->off, &set->cap, set->n + 2,
-                     sizeof(size_t))
+    if (pyro_array_reserve((void **) &set->off, &set->cap, set->n + 2,
+                           sizeof(size_t))
         != PYRO_OK)
     {
         return -1;
@@ -407,8 +376,8 @@ pyro_pp_stack_add(pyro_pp_stacks_t *st, uint32_t parent, uint32_t loc)
 
     /* a new node is always the next index */
     if ((size_t) i == st->nvalues) {
-        if (pyro_pp_grow((void **) &st->values, &st->values_cap,
-                         st->nvalues + 1, sizeof(uint64_t))
+        if (pyro_array_reserve((void **) &st->values, &st->values_cap,
+                               st->nvalues + 1, sizeof(uint64_t))
             != PYRO_OK)
         {
             return -1;
@@ -426,8 +395,8 @@ static int
 pyro_pp_stack_value(pyro_pp_stacks_t *st, uint32_t node, uint64_t v)
 {
     if (st->values[node] == 0) {
-        if (pyro_pp_grow((void **) &st->samples, &st->samples_cap,
-                         st->nsamples + 1, sizeof(uint32_t))
+        if (pyro_array_reserve((void **) &st->samples, &st->samples_cap,
+                               st->nsamples + 1, sizeof(uint32_t))
             != PYRO_OK)
         {
             return PYRO_ERROR;
@@ -573,14 +542,14 @@ pyro_pp_record(pyro_pp_ctx_t *ctx, const pyro_record_t *rec)
 
     n = rec->nnodes + 1;
 
-    if (pyro_pp_grow((void **) &ctx->node_memo, &ctx->node_cap, n,
-                     sizeof(uint32_t)) != PYRO_OK
-        || pyro_pp_grow((void **) &ctx->walk, &ctx->walk_cap, n,
-                        sizeof(uint32_t)) != PYRO_OK
-        || pyro_pp_grow((void **) &ctx->site, &ctx->site_cap, n,
-                        sizeof(uint32_t)) != PYRO_OK
-        || pyro_pp_grow((void **) &ctx->fn_memo, &ctx->fn_cap,
-                        rec->nfuncs + 1, sizeof(uint32_t)) != PYRO_OK)
+    if (pyro_array_reserve((void **) &ctx->node_memo, &ctx->node_cap, n,
+                           sizeof(uint32_t)) != PYRO_OK
+        || pyro_array_reserve((void **) &ctx->walk, &ctx->walk_cap, n,
+                              sizeof(uint32_t)) != PYRO_OK
+        || pyro_array_reserve((void **) &ctx->site, &ctx->site_cap, n,
+                              sizeof(uint32_t)) != PYRO_OK
+        || pyro_array_reserve((void **) &ctx->fn_memo, &ctx->fn_cap,
+                              rec->nfuncs + 1, sizeof(uint32_t)) != PYRO_OK)
     {
         return PYRO_ERROR;
     }
@@ -682,8 +651,8 @@ pyro_pp_ftree_build(pyro_pp_ctx_t *ctx, pyro_pp_ftree_t *ft)
         j = pyro_pp_map_add(&ft->trie, (uint64_t) fp << 32 | fn);
 
         if (j < 0
-            || pyro_pp_grow((void **) &ft->total, &ft->total_cap,
-                            ft->trie.n, sizeof(uint64_t)) != PYRO_OK)
+            || pyro_array_reserve((void **) &ft->total, &ft->total_cap,
+                                  ft->trie.n, sizeof(uint64_t)) != PYRO_OK)
         {
             return PYRO_ERROR;
         }
@@ -776,8 +745,8 @@ pyro_pp_stack_locs(pyro_pp_ctx_t *ctx, const pyro_pp_ftree_t *ft,
     marked = 0;
 
     for (f = ft->of[node]; node != PYRO_PP_NONE; n++) {
-        if (pyro_pp_grow((void **) &ctx->walk, &ctx->walk_cap, n + 1,
-                         sizeof(uint32_t))
+        if (pyro_array_reserve((void **) &ctx->walk, &ctx->walk_cap, n + 1,
+                               sizeof(uint32_t))
             != PYRO_OK)
         {
             return PYRO_ERROR;

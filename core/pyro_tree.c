@@ -194,37 +194,6 @@ pyro_tree_node_hash(uint32_t parent, uint32_t name)
 
 
 static int
-pyro_tree_grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    void    *p;
-    size_t   c;
-
-    if (n <= *cap) {
-        return PYRO_OK;
-    }
-
-    c = *cap ? *cap : 64;
-
-    while (c < n) {
-        if (c > SIZE_MAX / 2 / sz) {
-            return PYRO_ERROR;
-        }
-        c *= 2;
-    }
-
-    p = realloc(*arr, c * sz);
-    if (p == NULL) {
-        return PYRO_ERROR;
-    }
-
-    *arr = p;
-    *cap = c;
-
-    return PYRO_OK;
-}
-
-
-static int
 pyro_tree_ht_init(pyro_tree_ht_t *ht, size_t n)
 {
     ht->slots = calloc(n, sizeof(uint32_t));
@@ -252,8 +221,8 @@ pyro_tree_new(void)
     t->node_ht.mask = 2048 - 1;
 
     if (t->node_ht.slots == NULL
-        || pyro_tree_grow((void **) &t->nodes, &t->nodes_cap, 1024,
-                          sizeof(pyro_tree_node_t))
+        || pyro_array_reserve((void **) &t->nodes, &t->nodes_cap, 1024,
+                              sizeof(pyro_tree_node_t))
            != PYRO_OK
         || pyro_tree_ht_init(&t->name_ht, 512) != PYRO_OK)
     {
@@ -354,11 +323,11 @@ pyro_tree_name_add(pyro_tree_t *t, size_t slot, uint32_t hash,
     pyro_tree_name_t  *nm;
 
     if (len > UINT32_MAX || t->arena_len + len < t->arena_len
-        || pyro_tree_grow((void **) &t->names, &t->names_cap, t->nnames + 1,
-                          sizeof(pyro_tree_name_t))
+        || pyro_array_reserve((void **) &t->names, &t->names_cap, t->nnames + 1,
+                              sizeof(pyro_tree_name_t))
            != PYRO_OK
-        || pyro_tree_grow((void **) &t->arena, &t->arena_cap,
-                          t->arena_len + len, 1)
+        || pyro_array_reserve((void **) &t->arena, &t->arena_cap,
+                              t->arena_len + len, 1)
            != PYRO_OK)
     {
         return PYRO_TREE_NONE;
@@ -455,8 +424,8 @@ pyro_tree_node_add(pyro_tree_t *t, size_t slot, uint32_t hash,
     pyro_tree_node_t  *n;
 
     if (t->nnodes >= PYRO_TREE_MAX_NODES
-        || pyro_tree_grow((void **) &t->nodes, &t->nodes_cap, t->nnodes + 1,
-                          sizeof(pyro_tree_node_t))
+        || pyro_array_reserve((void **) &t->nodes, &t->nodes_cap, t->nnodes + 1,
+                              sizeof(pyro_tree_node_t))
            != PYRO_OK)
     {
         return -1;
@@ -869,8 +838,8 @@ pyro_fb_push(pyro_fb_t *fb, uint32_t node, int64_t x, uint32_t level,
 {
     pyro_fb_frame_t  *f;
 
-    if (pyro_tree_grow((void **) &fb->stack, &fb->stack_cap, fb->nstack + 1,
-                       sizeof(pyro_fb_frame_t))
+    if (pyro_array_reserve((void **) &fb->stack, &fb->stack_cap, fb->nstack + 1,
+                           sizeof(pyro_fb_frame_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -931,8 +900,8 @@ pyro_fb_visit(pyro_fb_t *fb, pyro_fb_frame_t *f)
     pyro_fb_ent_t     *e;
     pyro_tree_node_t  *n;
 
-    if (pyro_tree_grow((void **) &fb->ents, &fb->ents_cap, fb->nents + 1,
-                       sizeof(pyro_fb_ent_t))
+    if (pyro_array_reserve((void **) &fb->ents, &fb->ents_cap, fb->nents + 1,
+                           sizeof(pyro_fb_ent_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -1347,8 +1316,8 @@ typedef struct {
 static int
 pyro_tb_push(pyro_tb_t *tb, uint32_t node, int64_t extra)
 {
-    if (pyro_tree_grow((void **) &tb->stack, &tb->stack_cap, tb->nstack + 1,
-                       sizeof(pyro_tb_frame_t))
+    if (pyro_array_reserve((void **) &tb->stack, &tb->stack_cap, tb->nstack + 1,
+                           sizeof(pyro_tb_frame_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -1561,8 +1530,8 @@ pyro_tree_merge_bytes(pyro_tree_t *t, const void *p, size_t len)
     rc = PYRO_OK;
 
     if (nchildren) {
-        rc = pyro_tree_grow((void **) &stack, &cap, 1,
-                            sizeof(pyro_tr_frame_t));
+        rc = pyro_array_reserve((void **) &stack, &cap, 1,
+                                sizeof(pyro_tr_frame_t));
         if (rc == PYRO_OK) {
             stack[0].node = 0;
             stack[0].left = nchildren;
@@ -1600,8 +1569,8 @@ pyro_tree_merge_bytes(pyro_tree_t *t, const void *p, size_t len)
             continue;
         }
 
-        rc = pyro_tree_grow((void **) &stack, &cap, n + 1,
-                            sizeof(pyro_tr_frame_t));
+        rc = pyro_array_reserve((void **) &stack, &cap, n + 1,
+                                sizeof(pyro_tr_frame_t));
         if (rc == PYRO_OK) {
             stack[n].node = (uint32_t) id;
             stack[n].left = nchildren;
@@ -1697,8 +1666,8 @@ pyro_diff_append(pyro_diff_t *d, uint32_t l, uint32_t r)
     pyro_dn_t    *dn;
     pyro_tree_t  *t;
 
-    if (pyro_tree_grow((void **) &d->nodes, &d->nodes_cap, d->nnodes + 1,
-                       sizeof(pyro_dn_t))
+    if (pyro_array_reserve((void **) &d->nodes, &d->nodes_cap, d->nnodes + 1,
+                           sizeof(pyro_dn_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -1880,8 +1849,8 @@ pyro_diff_name(pyro_diff_t *d, const char *name, size_t len)
     if ((size_t) id >= d->idx_cap) {
         old = d->idx_cap;
 
-        if (pyro_tree_grow((void **) &d->idx, &d->idx_cap, (size_t) id + 1,
-                           sizeof(uint32_t))
+        if (pyro_array_reserve((void **) &d->idx, &d->idx_cap, (size_t) id + 1,
+                               sizeof(uint32_t))
             != PYRO_OK)
         {
             return -1;
@@ -1893,8 +1862,8 @@ pyro_diff_name(pyro_diff_t *d, const char *name, size_t len)
     slot = &d->idx[id];
 
     if (*slot == 0) {
-        if (pyro_tree_grow((void **) &d->out_ids, &d->out_cap, d->nout + 1,
-                           sizeof(uint32_t))
+        if (pyro_array_reserve((void **) &d->out_ids, &d->out_cap, d->nout + 1,
+                               sizeof(uint32_t))
             != PYRO_OK)
         {
             return -1;
@@ -1915,8 +1884,8 @@ pyro_diff_push(pyro_diff_t *d, uint32_t node, const int64_t *x,
 {
     pyro_df_frame_t  *f;
 
-    if (pyro_tree_grow((void **) &d->stack, &d->stack_cap, d->nstack + 1,
-                       sizeof(pyro_df_frame_t))
+    if (pyro_array_reserve((void **) &d->stack, &d->stack_cap, d->nstack + 1,
+                           sizeof(pyro_df_frame_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;
@@ -1986,8 +1955,8 @@ pyro_diff_visit(pyro_diff_t *d, pyro_df_frame_t f)
     pyro_dn_t      *n;
     pyro_df_ent_t  *e;
 
-    if (pyro_tree_grow((void **) &d->ents, &d->ents_cap, d->nents + 1,
-                       sizeof(pyro_df_ent_t))
+    if (pyro_array_reserve((void **) &d->ents, &d->ents_cap, d->nents + 1,
+                           sizeof(pyro_df_ent_t))
         != PYRO_OK)
     {
         return PYRO_ERROR;

@@ -35,6 +35,38 @@ pyro_err_set(pyro_err_t *err, int status, const char *code,
 
 
 int
+pyro_array_reserve(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    void    *p;
+    size_t   c;
+
+    if (n <= *cap) {
+        return PYRO_OK;
+    }
+
+    c = *cap ? *cap : 16;
+
+    while (c < n) {
+        if (c > SIZE_MAX / 2 / sz) {
+            return PYRO_ERROR;
+        }
+
+        c *= 2;
+    }
+
+    p = realloc(*arr, c * sz);
+    if (p == NULL) {
+        return PYRO_ERROR;
+    }
+
+    *arr = p;
+    *cap = c;
+
+    return PYRO_OK;
+}
+
+
+int
 pyro_buf_reserve(pyro_buf_t *b, size_t extra)
 {
     char    *p;
