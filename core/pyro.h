@@ -979,6 +979,94 @@ typedef struct {
 int pyro_engine_profile_stats(const char *root, const pyro_tenants_t *t,
     pyro_pstats_t *out, pyro_err_t *err);
 
+/*
+ * A tenant directory's segment files (.open and .seg) in name order,
+ * each name and the list malloc'ed, owned by the caller; a missing
+ * directory is an empty list.  Shared with pyro_engine_extra.c.
+ */
+int pyro_list_segments(const char *dir, char ***names, size_t *n);
+
+/*
+ * SelectHeatmap (upstream v2, pkg/model/heatmap): points fetched from
+ * start - step to end, one per profile worth its total (INDIVIDUAL) or
+ * one per (time, span ID) of the samples that carry a span, summed
+ * (SPAN); series are the group_by labels present, in name order, sorted
+ * by labels.  Every slot shares PYRO_HEATMAP_BUCKETS value buckets
+ * spread evenly between the smallest and largest point of all series
+ * (y_min, upstream's RangeHeatmap); time slots are right edges
+ * start + k * step <= end, a point going to the first edge >= its time
+ * (so earlier points to the first), and only slots with a point are
+ * listed.  "limit" > 0 keeps the series with the most points (then by
+ * labels).  step_ms < 1 is 400 "step must be >= 1ms".  Implemented in
+ * pyro_engine_extra.c.
+ */
+#define PYRO_HEATMAP_BUCKETS  20
+
+typedef enum {
+    PYRO_HEATMAP_INDIVIDUAL = 1,
+    PYRO_HEATMAP_SPAN
+} pyro_heatmap_type_e;
+
+typedef struct {
+    int64_t                step_ms;
+    const char *const     *group_by;
+    size_t                 ngroup_by;
+    pyro_heatmap_type_e    type;
+    int64_t                limit;
+} pyro_heatmap_opts_t;
+
+typedef struct {
+    int64_t                ts_ms;
+    int32_t                counts[PYRO_HEATMAP_BUCKETS];
+} pyro_hslot_t;
+
+typedef struct {
+    pyro_labels_t          labels;
+    pyro_hslot_t          *slots;         /* ascending timestamps */
+    size_t                 nslots;
+} pyro_hseries_t;
+
+typedef struct {
+    pyro_hseries_t        *v;
+    size_t                 n;
+    double                 y_min[PYRO_HEATMAP_BUCKETS];
+} pyro_heatmap_t;
+
+int pyro_engine_heatmap(const pyro_scan_t *s, const pyro_heatmap_opts_t *o,
+    pyro_heatmap_t *out, pyro_err_t *err);
+void pyro_heatmap_free(pyro_heatmap_t *h);
+
+/*
+ * AnalyzeQuery: what a query over [start, end] reads.  Our "blocks" are
+ * segment files with a record overlapping the range: open ones (still
+ * appended, upstream's short term storage) and sealed ones (long term);
+ * a component is a tenant with such files.  Counts cover those records
+ * whole (as upstream's block stats cover whole blocks, whatever the
+ * selector): distinct series, profiles, samples, index bytes (record
+ * headers and meta sections) and profile bytes (bodies as stored; they
+ * hold the symbols too, so symbol bytes stay 0).  queried_series is the
+ * number of series the selectors match in range, as Series counts them.
+ */
+typedef struct {
+    uint64_t               components;
+    uint64_t               blocks;
+    uint64_t               series;
+    uint64_t               profiles;
+    uint64_t               samples;
+    uint64_t               index_bytes;
+    uint64_t               profile_bytes;
+    uint64_t               symbol_bytes;
+} pyro_qscope_t;
+
+typedef struct {
+    pyro_qscope_t          short_term;    /* .open segments */
+    pyro_qscope_t          long_term;     /* .seg segments */
+    uint64_t               queried_series;
+} pyro_analysis_t;
+
+int pyro_engine_analyze(const pyro_scan_t *s, pyro_analysis_t *out,
+    pyro_err_t *err);
+
 
 /*
  * Connect unary RPCs of querier.v1.QuerierService: decode the request

@@ -344,7 +344,7 @@ pyro_scan_record(void *data, const pyro_rec_hdr_t *h, const char *buf,
  * Lists a tenant directory's segment files in name order (so every
  * worker reads them alike).  A missing directory is an empty list.
  */
-static int
+int
 pyro_list_segments(const char *dir, char ***names, size_t *n)
 {
     DIR            *d;

@@ -1226,6 +1226,322 @@ pyro_rpc_diff(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
 }
 
 
+/*
+ * SelectHeatmap: the frontend's checks in its order (step, limit,
+ * start < end, then the time rules), then the backend's (exemplar and
+ * query type); the backend reports its own as plain errors, answered
+ * here as 400 because they are the client's.
+ */
+static int
+pyro_rpc_heatmap_check(const Querier__V1__SelectHeatmapRequest *req,
+    pyro_err_t *err)
+{
+    int  qt, et;
+
+    if (req->step <= 0) {
+        pyro_err_invalid(err, "step must be greater than 0, got %f",
+                         req->step);
+        return PYRO_ERROR;
+    }
+
+    if (req->_limit_case == QUERIER__V1__SELECT_HEATMAP_REQUEST___LIMIT_LIMIT
+        && req->limit < 0)
+    {
+        pyro_err_invalid(err, "limit must be non-negative, got %lld",
+                         (long long) req->limit);
+        return PYRO_ERROR;
+    }
+
+    if (req->start >= req->end) {
+        pyro_err_invalid(err, "start time must be before end time, got "
+                         "start=%lld end=%lld", (long long) req->start,
+                         (long long) req->end);
+        return PYRO_ERROR;
+    }
+
+    qt = req->query_type;
+    et = req->exemplar_type;
+
+    if (et == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_INDIVIDUAL
+        && qt != QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_INDIVIDUAL)
+    {
+        pyro_err_invalid(err, "individual exemplars only available for "
+                         "individual query type");
+        return PYRO_ERROR;
+    }
+
+    if (et == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_SPAN
+        && qt != QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_SPAN)
+    {
+        pyro_err_invalid(err, "span exemplars only available for span "
+                         "query type");
+        return PYRO_ERROR;
+    }
+
+    if (et < 0 || et > TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_SPAN) {
+        pyro_err_invalid(err, "unknown exemplar type: %d", et);
+        return PYRO_ERROR;
+    }
+
+    if (qt != QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_INDIVIDUAL
+        && qt != QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_SPAN)
+    {
+        pyro_err_invalid(err, "valid heatmap query type must be specified");
+        return PYRO_ERROR;
+    }
+
+    return PYRO_OK;
+}
+
+
+/* One HeatmapSeries; every slot lists all value buckets (y_min, counts),
+ * zeros included, as upstream's.  No exemplars: profiles carry no ID. */
+static Types__V1__HeatmapSeries *
+pyro_rpc_one_heatmap(pyro_arena_t *a, const pyro_heatmap_t *hm,
+    const pyro_hseries_t *hs)
+{
+    size_t                     i;
+    Types__V1__HeatmapSlot    *sl;
+    Types__V1__HeatmapSeries  *s;
+
+    s = pyro_arena_alloc(a, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    types__v1__heatmap_series__init(s);
+    s->labels = pyro_rpc_pairs(a, &hs->labels);
+    s->n_labels = s->labels ? hs->labels.n : 0;
+    s->slots = pyro_arena_alloc(a, (hs->nslots + 1) * sizeof(void *));
+
+    for (i = 0; s->slots && i < hs->nslots; i++) {
+        sl = pyro_arena_alloc(a, sizeof(*sl));
+        if (sl == NULL) {
+            return NULL;
+        }
+
+        types__v1__heatmap_slot__init(sl);
+        sl->timestamp = hs->slots[i].ts_ms;
+        sl->y_min = pyro_arena_alloc(a, sizeof(hm->y_min));
+        sl->counts = pyro_arena_alloc(a, sizeof(hs->slots[i].counts));
+
+        if (sl->y_min == NULL || sl->counts == NULL) {
+            return NULL;
+        }
+
+        memcpy(sl->y_min, hm->y_min, sizeof(hm->y_min));
+        memcpy(sl->counts, hs->slots[i].counts, sizeof(hs->slots[i].counts));
+        sl->n_y_min = PYRO_HEATMAP_BUCKETS;
+        sl->n_counts = PYRO_HEATMAP_BUCKETS;
+        s->slots[s->n_slots++] = sl;
+    }
+
+    return s;
+}
+
+
+static int
+pyro_rpc_select_heatmap(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                                  rc;
+    size_t                               i;
+    int64_t                              start, end;
+    pyro_scan_t                          s;
+    pyro_heatmap_t                       hm;
+    pyro_selector_t                     *sel;
+    pyro_heatmap_opts_t                  o;
+    Querier__V1__SelectHeatmapResponse  *r;
+    const Querier__V1__SelectHeatmapRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__select_heatmap_response__init(r);
+    *resp = &r->base;
+
+    if (pyro_rpc_heatmap_check(req, err) != PYRO_OK) {
+        return PYRO_ERROR;
+    }
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    sel = pyro_rpc_selector(req->profile_typeid, req->label_selector, err);
+    if (sel == NULL) {
+        return PYRO_ERROR;
+    }
+
+    memset(&o, 0, sizeof(pyro_heatmap_opts_t));
+    /* time.Duration(step * 1e9).Milliseconds(): truncated */
+    o.step_ms = (int64_t) (req->step * 1e9) / 1000000;
+    o.group_by = (const char *const *) req->group_by;
+    o.ngroup_by = req->n_group_by;
+    o.type = (req->query_type
+              == QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_SPAN)
+             ? PYRO_HEATMAP_SPAN : PYRO_HEATMAP_INDIVIDUAL;
+    o.limit = (req->_limit_case
+               == QUERIER__V1__SELECT_HEATMAP_REQUEST___LIMIT_LIMIT)
+              ? req->limit : 0;
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = &sel;
+    s.nsels = 1;
+
+    rc = pyro_engine_heatmap(&s, &o, &hm, err);
+
+    r->series = pyro_arena_alloc(a, (hm.n + 1) * sizeof(void *));
+
+    for (i = 0; rc == PYRO_OK && r->series && i < hm.n; i++) {
+        r->series[i] = pyro_rpc_one_heatmap(a, &hm, &hm.v[i]);
+        if (r->series[i] == NULL) {
+            break;
+        }
+        r->n_series++;
+    }
+
+    pyro_heatmap_free(&hm);
+    pyro_selector_free(sel);
+
+    return rc;
+}
+
+
+/*
+ * AnalyzeQuery's "query": a metric selector whose metric name is the
+ * profile type ("<profileTypeID>{...}"), or just "{...}", or nothing
+ * (every series).  *sel stays NULL for nothing.
+ */
+static int
+pyro_rpc_analyze_selector(const char *q, pyro_selector_t **sel,
+    pyro_err_t *err)
+{
+    size_t  n;
+
+    *sel = NULL;
+    n = strlen(q);
+
+    if (n == 0) {
+        return PYRO_OK;
+    }
+
+    *sel = (q[0] == '{') ? pyro_selector_parse(q, n, err)
+                         : pyro_selector_parse_query(q, n, err);
+
+    return *sel ? PYRO_OK : PYRO_ERROR;
+}
+
+
+static Querier__V1__QueryScope *
+pyro_rpc_query_scope(pyro_arena_t *a, const char *type,
+    const pyro_qscope_t *q)
+{
+    Querier__V1__QueryScope  *sc;
+
+    sc = pyro_arena_alloc(a, sizeof(*sc));
+    if (sc == NULL) {
+        return NULL;
+    }
+
+    querier__v1__query_scope__init(sc);
+    sc->component_type = pyro_arena_strdup(a, type, strlen(type));
+    sc->component_count = q->components;
+    sc->block_count = q->blocks;
+    sc->series_count = q->series;
+    sc->profile_count = q->profiles;
+    sc->sample_count = q->samples;
+    sc->index_bytes = q->index_bytes;
+    sc->profile_bytes = q->profile_bytes;
+    sc->symbol_bytes = q->symbol_bytes;
+
+    return sc;
+}
+
+
+/*
+ * AnalyzeQuery as upstream's querier builds it: two scopes, "Short term
+ * storage" (our open segments) then "Long term storage" (sealed ones),
+ * total bytes = the sum of both scopes' index, profile and symbol bytes,
+ * the queried series counted as Series does, no deduplication (every
+ * profile is stored once).
+ */
+static int
+pyro_rpc_analyze_query(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
+    pyro_arena_t *a, ProtobufCMessage **resp, pyro_err_t *err)
+{
+    int                                 rc;
+    int64_t                             start, end;
+    pyro_scan_t                         s;
+    pyro_selector_t                    *sel;
+    pyro_analysis_t                     an;
+    Querier__V1__QueryImpact           *qi;
+    Querier__V1__AnalyzeQueryResponse  *r;
+    const pyro_qscope_t                *st, *lt;
+    const Querier__V1__AnalyzeQueryRequest  *req = (const void *) m;
+
+    r = pyro_arena_alloc(a, sizeof(*r));
+    qi = pyro_arena_alloc(a, sizeof(*qi));
+    if (r == NULL || qi == NULL) {
+        return PYRO_ERROR;
+    }
+
+    querier__v1__analyze_query_response__init(r);
+    querier__v1__query_impact__init(qi);
+    *resp = &r->base;
+
+    start = req->start;
+    end = req->end;
+
+    rc = pyro_rpc_range(rpc, &start, &end, 0, err);
+    if (rc != PYRO_OK) {
+        return rc == PYRO_DECLINED ? PYRO_OK : rc;
+    }
+
+    if (pyro_rpc_analyze_selector(req->query, &sel, err) != PYRO_OK) {
+        return PYRO_ERROR;
+    }
+
+    pyro_rpc_scan_init(&s, rpc, start, end);
+    s.sels = sel ? &sel : NULL;
+    s.nsels = sel ? 1 : 0;
+
+    rc = pyro_engine_analyze(&s, &an, err);
+    pyro_selector_free(sel);
+
+    if (rc != PYRO_OK) {
+        return rc;
+    }
+
+    st = &an.short_term;
+    lt = &an.long_term;
+
+    r->query_scopes = pyro_arena_alloc(a, 3 * sizeof(void *));
+    if (r->query_scopes == NULL) {
+        return PYRO_ERROR;
+    }
+
+    r->query_scopes[0] = pyro_rpc_query_scope(a, "Short term storage", st);
+    r->query_scopes[1] = pyro_rpc_query_scope(a, "Long term storage", lt);
+    r->n_query_scopes = 2;
+
+    qi->total_bytes_in_time_range = st->index_bytes + st->profile_bytes
+                                    + st->symbol_bytes + lt->index_bytes
+                                    + lt->profile_bytes + lt->symbol_bytes;
+    qi->total_queried_series = an.queried_series;
+    qi->deduplication_needed = 0;
+    r->query_impact = qi;
+
+    return PYRO_OK;
+}
+
+
 const pyro_rpc_method_t  pyro_rpc_methods[] = {
     { "ProfileTypes", &querier__v1__profile_types_request__descriptor,
       pyro_rpc_profile_types },
@@ -1249,5 +1565,9 @@ const pyro_rpc_method_t  pyro_rpc_methods[] = {
     { "SelectMergeSpanProfile",
       &querier__v1__select_merge_span_profile_request__descriptor,
       pyro_rpc_select_merge_span_profile },
+    { "SelectHeatmap", &querier__v1__select_heatmap_request__descriptor,
+      pyro_rpc_select_heatmap },
+    { "AnalyzeQuery", &querier__v1__analyze_query_request__descriptor,
+      pyro_rpc_analyze_query },
     { NULL, NULL, NULL }
 };
