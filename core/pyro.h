@@ -142,6 +142,8 @@ int pyro_labels_set_cstr(pyro_labels_t *ls, const char *name,
 const char *pyro_labels_get(const pyro_labels_t *ls, const char *name);
 void pyro_labels_del(pyro_labels_t *ls, const char *name);
 void pyro_labels_sort(pyro_labels_t *ls);
+/* upstream's CompareLabelPairs over sorted sets: -1, 0 or 1 */
+int pyro_labels_cmp(const pyro_labels_t *a, const pyro_labels_t *b);
 void pyro_labels_free(pyro_labels_t *ls);
 
 
@@ -155,6 +157,9 @@ void pyro_buf_put_rune(pyro_buf_t *b, uint32_t r);
 
 
 /* Time: nanoseconds since the Unix epoch, UTC.  Implemented in pyro_time.c */
+
+/* ms to ns, saturating instead of overflowing. */
+int64_t pyro_ms_to_ns(int64_t ms);
 
 /*
  * Parses a legacy "from"/"until" value exactly as upstream's attime.Parse:

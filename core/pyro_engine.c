@@ -57,19 +57,6 @@ typedef struct {
 } pyro_sset_t;
 
 
-static int64_t
-pyro_ms_to_ns(int64_t ms)
-{
-    int64_t  ns;
-
-    if (__builtin_mul_overflow(ms, (int64_t) 1000000, &ns)) {
-        return ms < 0 ? INT64_MIN : INT64_MAX;
-    }
-
-    return ns;
-}
-
-
 /* Unix ms of a time in ns, rounded down as Go's UnixMilli(). */
 static int64_t
 pyro_ns_to_ms(int64_t ns)
@@ -1012,30 +999,6 @@ pyro_engine_label_values(const pyro_scan_t *s, const char *name,
     pyro_sset_free(&ctx.set);
 
     return rc;
-}
-
-
-/* CompareLabelPairs: pairwise by name then value, a prefix first. */
-static int
-pyro_labels_cmp(const pyro_labels_t *a, const pyro_labels_t *b)
-{
-    int     rc;
-    size_t  i, n;
-
-    n = a->n < b->n ? a->n : b->n;
-
-    for (i = 0; i < n; i++) {
-        rc = strcmp(a->v[i].name, b->v[i].name);
-        if (rc == 0) {
-            rc = strcmp(a->v[i].value, b->v[i].value);
-        }
-
-        if (rc) {
-            return rc < 0 ? -1 : 1;
-        }
-    }
-
-    return (a->n > b->n) - (a->n < b->n);
 }
 
 

@@ -72,19 +72,6 @@ pyro_xnomem(pyro_err_t *err)
 }
 
 
-static int64_t
-pyro_xms_to_ns(int64_t ms)
-{
-    int64_t  ns;
-
-    if (__builtin_mul_overflow(ms, (int64_t) 1000000, &ns)) {
-        return ms < 0 ? INT64_MIN : INT64_MAX;
-    }
-
-    return ns;
-}
-
-
 static uint64_t
 pyro_fnv(uint64_t h, const char *p, size_t n)
 {
@@ -96,30 +83,6 @@ pyro_fnv(uint64_t h, const char *p, size_t n)
     }
 
     return h;
-}
-
-
-/* CompareLabelPairs: pairwise by name then value, a prefix first. */
-static int
-pyro_xlabels_cmp(const pyro_labels_t *a, const pyro_labels_t *b)
-{
-    int     rc;
-    size_t  i, n;
-
-    n = a->n < b->n ? a->n : b->n;
-
-    for (i = 0; i < n; i++) {
-        rc = strcmp(a->v[i].name, b->v[i].name);
-        if (rc == 0) {
-            rc = strcmp(a->v[i].value, b->v[i].value);
-        }
-
-        if (rc) {
-            return rc < 0 ? -1 : 1;
-        }
-    }
-
-    return (a->n > b->n) - (a->n < b->n);
 }
 
 
@@ -512,7 +475,7 @@ pyro_hsort_labels_cmp(const void *x, const void *y)
 {
     const pyro_hsort_t  *a = x, *b = y;
 
-    return pyro_xlabels_cmp(&a->s.labels, &b->s.labels);
+    return pyro_labels_cmp(&a->s.labels, &b->s.labels);
 }
 
 
@@ -526,7 +489,7 @@ pyro_hsort_top_cmp(const void *x, const void *y)
         return a->sum > b->sum ? -1 : 1;
     }
 
-    return pyro_xlabels_cmp(&a->s.labels, &b->s.labels);
+    return pyro_labels_cmp(&a->s.labels, &b->s.labels);
 }
 
 
@@ -616,7 +579,7 @@ pyro_engine_heatmap(const pyro_scan_t *s, const pyro_heatmap_opts_t *o,
         fetch = INT64_MIN;
     }
 
-    rc = pyro_scan(s, pyro_xms_to_ns(fetch), pyro_xms_to_ns(s->end_ms), 1,
+    rc = pyro_scan(s, pyro_ms_to_ns(fetch), pyro_ms_to_ns(s->end_ms), 1,
                    pyro_hm_profile, &ctx, err);
 
     if (rc == PYRO_OK) {
@@ -883,8 +846,8 @@ pyro_engine_analyze(const pyro_scan_t *s, pyro_analysis_t *out,
     ctx.scope[0].out = &out->short_term;
     ctx.scope[1].out = &out->long_term;
 
-    min_ns = pyro_xms_to_ns(s->start_ms);
-    max_ns = pyro_xms_to_ns(s->end_ms);
+    min_ns = pyro_ms_to_ns(s->start_ms);
+    max_ns = pyro_ms_to_ns(s->end_ms);
     rc = PYRO_OK;
 
     for (i = 0; i < s->tenants->n && rc == PYRO_OK; i++) {

@@ -600,6 +600,43 @@ pyro_labels_sort(pyro_labels_t *ls)
 }
 
 
+/* CompareLabelPairs: pairwise by name then value, a prefix first. */
+int
+pyro_labels_cmp(const pyro_labels_t *a, const pyro_labels_t *b)
+{
+    int     rc;
+    size_t  i, n;
+
+    n = a->n < b->n ? a->n : b->n;
+
+    for (i = 0; i < n; i++) {
+        rc = strcmp(a->v[i].name, b->v[i].name);
+        if (rc == 0) {
+            rc = strcmp(a->v[i].value, b->v[i].value);
+        }
+
+        if (rc) {
+            return rc < 0 ? -1 : 1;
+        }
+    }
+
+    return (a->n > b->n) - (a->n < b->n);
+}
+
+
+int64_t
+pyro_ms_to_ns(int64_t ms)
+{
+    int64_t  ns;
+
+    if (__builtin_mul_overflow(ms, (int64_t) 1000000, &ns)) {
+        return ms < 0 ? INT64_MIN : INT64_MAX;
+    }
+
+    return ns;
+}
+
+
 void
 pyro_labels_free(pyro_labels_t *ls)
 {
