@@ -147,6 +147,14 @@ int pyro_labels_cmp(const pyro_labels_t *a, const pyro_labels_t *b);
 void pyro_labels_free(pyro_labels_t *ls);
 
 
+/* A random (version 4) UUID, 8-4-4-4-12 lowercase hex and a NUL, as
+ * upstream's uuid.NewString(); PYRO_ERROR (out = "") if the system has
+ * no randomness to give. */
+#define PYRO_UUID_LEN  36
+
+int pyro_uuid_v4(char out[PYRO_UUID_LEN + 1]);
+
+
 /* UTF-8 validity as Go's utf8.Valid defines it. */
 int pyro_utf8_valid(const char *s, size_t n);
 /* Decodes one rune at s (n > 0 bytes) as Go's utf8.DecodeRune: returns
@@ -376,6 +384,9 @@ uint32_t pyro_batch_node(pyro_batch_t *b, uint32_t parent, uint32_t fn,
 /* Starts a profile; labels are copied, sorted by name. */
 int pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
     int64_t time_ns, int64_t duration_ns);
+/* Sets the current profile's ID (a UUID as given, or any string; the
+ * empty string is none), copied. */
+int pyro_batch_profile_id(pyro_batch_t *b, const char *id, size_t len);
 /* Adds value to the current profile's sample at node (summed). */
 int pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value);
 /* The same for a sample that carries a span ID (pprof span_id label);
@@ -439,6 +450,7 @@ typedef struct {
 typedef struct {
     int64_t         time_ns;
     int64_t         duration_ns;
+    const char     *id;            /* profile ID, "" if none (metabuf) */
     pyro_label_t   *labels;        /* sorted by name, NUL-terminated */
     size_t          nlabels;
     pyro_sample_t  *samples;       /* NULL until the body is decoded */
@@ -449,7 +461,7 @@ typedef struct {
 typedef struct {
     pyro_prof_t    *profs;
     size_t          nprofs;
-    char           *metabuf;       /* label strings */
+    char           *metabuf;       /* label and profile ID strings */
     const char     *start;         /* the record and its stored body, in */
     const char     *body;          /* the caller's buffer, until the body
                                       is decoded */
@@ -593,6 +605,8 @@ typedef struct {
     /* time for profiles whose time_nanos is 0 or in 1970 */
     int64_t               default_time_ns;
     const pyro_limits_t  *limits;
+    /* the profile ID of every profile made (NULL: none) */
+    const char           *profile_id;
 } pyro_pprof_opts_t;
 
 /*
@@ -617,6 +631,8 @@ uint64_t pyro_span_id(const pyro_str_t *s);
  */
 typedef struct {
     pyro_str_t      raw;            /* raw_profile bytes (gzip or plain) */
+    pyro_str_t      id;             /* RawSample.ID, a UUID (may be ""),
+                                       NUL-terminated */
 } pyro_push_sample_t;
 
 typedef struct {
@@ -677,6 +693,8 @@ typedef struct {
     int64_t         from_ns;
     int64_t         until_ns;
     const pyro_limits_t  *limits;  /* NULL: upstream's defaults */
+    /* the request's profile ID (pyro_uuid_v4), "" for none */
+    char            profile_id[PYRO_UUID_LEN + 1];
 } pyro_ingest_meta_t;
 
 /*
@@ -771,6 +789,10 @@ typedef struct {
     pyro_selector_t      **sels;          /* OR'ed; NULL/0: all */
     size_t                 nsels;
     int                    match_all;     /* AND them (v2 frontend) */
+    /* profile_id_selector: only profiles with one of these IDs (NULL/0:
+     * any profile) */
+    const char *const     *profile_ids;
+    size_t                 nprofile_ids;
 } pyro_scan_t;
 
 /* One selected profile, as the scanner hands it to a callback; "seq"
@@ -956,12 +978,27 @@ typedef struct {
     size_t                 ngroup_by;
     pyro_agg_e             aggregation;
     int64_t                limit;
+    int                    exemplars;     /* EXEMPLAR_TYPE_INDIVIDUAL */
 } pyro_series_opts_t;
+
+/*
+ * With o->exemplars, each point carries the profile of its bucket with
+ * the largest total (the first one on a tie; profiles without an ID are
+ * never exemplars): its ID, total, time and the labels of its series
+ * that the series' own labels do not already name.
+ */
+typedef struct {
+    char                  *profile_id;    /* NULL: the point has none */
+    int64_t                value;
+    int64_t                ts_ms;
+    pyro_labels_t          labels;
+} pyro_exemplar_t;
 
 typedef struct {
     pyro_labels_t          labels;
     pyro_point_t          *points;        /* ascending timestamps */
     size_t                 npoints;
+    pyro_exemplar_t       *exemplars;     /* one per point, or NULL */
 } pyro_tseries_t;
 
 typedef struct {

@@ -42,6 +42,7 @@ typedef struct {
     pyro_labels_t    labels;
     int64_t          time_ns;
     int64_t          duration_ns;
+    char            *id;            /* NULL: none (stored as "") */
     pyro_bsample_t  *samples;
     size_t           nsamples;
     size_t           samples_cap;
@@ -386,6 +387,32 @@ pyro_batch_profile(pyro_batch_t *b, const pyro_labels_t *labels,
 
 
 int
+pyro_batch_profile_id(pyro_batch_t *b, const char *id, size_t len)
+{
+    char          *s;
+    pyro_bprof_t  *p;
+
+    if (b->nprofs == 0) {
+        return PYRO_ERROR;
+    }
+
+    s = malloc(len + 1);
+    if (s == NULL) {
+        return PYRO_ERROR;
+    }
+
+    memcpy(s, id, len);
+    s[len] = '\0';
+
+    p = &b->profs[b->nprofs - 1];
+    free(p->id);
+    p->id = s;
+
+    return PYRO_OK;
+}
+
+
+int
 pyro_batch_sample(pyro_batch_t *b, uint32_t node, uint64_t value)
 {
     return pyro_batch_sample_span(b, node, 0, value);
@@ -491,7 +518,8 @@ pyro_buf_put_lstr(pyro_buf_t *out, const char *s)
 }
 
 
-/* The meta section entry: time, duration, labels inline, sample count. */
+/* The meta section entry: time, duration, profile ID, labels inline,
+ * sample count. */
 static void
 pyro_batch_encode_meta(pyro_bprof_t *p, pyro_buf_t *meta)
 {
@@ -499,6 +527,7 @@ pyro_batch_encode_meta(pyro_bprof_t *p, pyro_buf_t *meta)
 
     pyro_buf_put_uvarint(meta, (uint64_t) p->time_ns);
     pyro_buf_put_uvarint(meta, (uint64_t) p->duration_ns);
+    pyro_buf_put_lstr(meta, p->id ? p->id : "");
     pyro_buf_put_uvarint(meta, p->labels.n);
 
     for (i = 0; i < p->labels.n; i++) {
@@ -715,6 +744,7 @@ pyro_batch_free(pyro_batch_t *b)
 
     for (i = 0; i < b->nprofs; i++) {
         pyro_labels_free(&b->profs[i].labels);
+        free(b->profs[i].id);
         free(b->profs[i].samples);
     }
 

@@ -234,7 +234,28 @@ pyro_sset_to_strs(pyro_sset_t *set, pyro_strs_t *out)
 }
 
 
-/* Selects a profile by time and series labels (meta only). */
+/* profile_id_selector lists are short (a user picks profiles in the
+ * UI): a linear search costs less than building anything. */
+static int
+pyro_scan_wants_id(const pyro_scan_t *s, const char *id)
+{
+    size_t  i;
+
+    if (*id == '\0') {
+        return 0;
+    }
+
+    for (i = 0; i < s->nprofile_ids; i++) {
+        if (strcmp(s->profile_ids[i], id) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* Selects a profile by time, ID and series labels (meta only). */
 static int
 pyro_scan_wants(pyro_scanner_t *sc, const pyro_prof_t *p)
 {
@@ -247,6 +268,10 @@ pyro_scan_wants(pyro_scanner_t *sc, const pyro_prof_t *p)
     }
 
     s = sc->scan;
+
+    if (s->nprofile_ids && !pyro_scan_wants_id(s, p->id)) {
+        return 0;
+    }
 
     all = (s->match_all != 0);
 
@@ -1384,6 +1409,7 @@ typedef struct {
     int64_t                ts;
     double                 sum;
     uint64_t               count;
+    pyro_exemplar_t        ex;          /* the largest profile so far */
 } pyro_bucket_t;
 
 typedef struct {
@@ -1444,8 +1470,9 @@ pyro_ts_edge(int64_t ts, int64_t start, int64_t end, int64_t step,
 
 
 /* Adds a value to a series' bucket, keeping buckets sorted by time;
- * profiles mostly come in time order, so the last bucket goes first. */
-static int
+ * profiles mostly come in time order, so the last bucket goes first.
+ * Returns the bucket, or NULL on ENOMEM. */
+static pyro_bucket_t *
 pyro_ts_add(pyro_buckets_t *bs, int64_t t, double v)
 {
     size_t          lo, hi, mid;
@@ -1471,22 +1498,76 @@ pyro_ts_add(pyro_buckets_t *bs, int64_t t, double v)
     if (lo < bs->n && bs->b[lo].ts == t) {
         bs->b[lo].sum += v;
         bs->b[lo].count++;
-        return PYRO_OK;
+        return &bs->b[lo];
     }
 
     if (pyro_array_reserve((void **) &bs->b, &bs->cap, bs->n + 1,
                            sizeof(pyro_bucket_t))
         != PYRO_OK)
     {
-        return PYRO_ERROR;
+        return NULL;
     }
 
     b = &bs->b[lo];
     memmove(b + 1, b, (bs->n - lo) * sizeof(pyro_bucket_t));
+    memset(b, 0, sizeof(pyro_bucket_t));
     b->ts = t;
     b->sum = v;
     b->count = 1;
     bs->n++;
+
+    return b;
+}
+
+
+static void
+pyro_exemplar_free(pyro_exemplar_t *ex)
+{
+    free(ex->profile_id);
+    pyro_labels_free(&ex->labels);
+    memset(ex, 0, sizeof(pyro_exemplar_t));
+}
+
+
+/*
+ * Makes the profile the bucket's exemplar if it is worth more than the
+ * current one.  Labels are copied whole here; the series' own are
+ * dropped when the point is made.
+ */
+static int
+pyro_ts_exemplar(pyro_bucket_t *b, const pyro_prof_t *p, int64_t value)
+{
+    size_t           i;
+    pyro_exemplar_t  ex;
+
+    if (*p->id == '\0'
+        || (b->ex.profile_id != NULL && value <= b->ex.value))
+    {
+        return PYRO_OK;
+    }
+
+    memset(&ex, 0, sizeof(pyro_exemplar_t));
+
+    ex.profile_id = strdup(p->id);
+    ex.value = value;
+    ex.ts_ms = pyro_ns_to_ms(p->time_ns);
+
+    if (ex.profile_id == NULL) {
+        return PYRO_ERROR;
+    }
+
+    for (i = 0; i < p->nlabels; i++) {
+        if (pyro_labels_set_cstr(&ex.labels, p->labels[i].name,
+                                 p->labels[i].value)
+            != PYRO_OK)
+        {
+            pyro_exemplar_free(&ex);
+            return PYRO_ERROR;
+        }
+    }
+
+    pyro_exemplar_free(&b->ex);
+    b->ex = ex;
 
     return PYRO_OK;
 }
@@ -1521,7 +1602,8 @@ pyro_ts_key(pyro_ts_ctx_t *ctx, const pyro_prof_t *p)
 static int
 pyro_ts_profile(void *data, const pyro_scan_item_t *it, pyro_err_t *err)
 {
-    int64_t         t, idx;
+    int64_t         t, idx, value;
+    pyro_bucket_t  *b;
     pyro_ts_ctx_t  *ctx = data;
 
     /* Go's model.TimeFromUnixNano: truncated to ms */
@@ -1553,8 +1635,13 @@ pyro_ts_profile(void *data, const pyro_scan_item_t *it, pyro_err_t *err)
     }
 
     /* upstream reads TotalValue as an int64 */
-    if (pyro_ts_add(&ctx->series[idx], t, (double) (int64_t) it->prof->total)
-        != PYRO_OK)
+    value = (int64_t) it->prof->total;
+
+    b = pyro_ts_add(&ctx->series[idx], t, (double) value);
+
+    if (b == NULL
+        || (ctx->o->exemplars
+            && pyro_ts_exemplar(b, it->prof, value) != PYRO_OK))
     {
         return pyro_nomem(err);
     }
@@ -1583,8 +1670,42 @@ pyro_ts_sort_cmp(const void *a, const void *b)
 static void
 pyro_tseries_free(pyro_tseries_t *s)
 {
+    size_t  i;
+
+    for (i = 0; s->exemplars && i < s->npoints; i++) {
+        pyro_exemplar_free(&s->exemplars[i]);
+    }
+
     pyro_labels_free(&s->labels);
     free(s->points);
+    free(s->exemplars);
+}
+
+
+/* Moves the buckets' exemplars to the series, without the labels the
+ * series already has (upstream shows only the others). */
+static int
+pyro_ts_exemplars(pyro_buckets_t *bs, pyro_tseries_t *s)
+{
+    size_t            i, j;
+    pyro_exemplar_t  *ex;
+
+    s->exemplars = calloc(bs->n ? bs->n : 1, sizeof(pyro_exemplar_t));
+    if (s->exemplars == NULL) {
+        return PYRO_ERROR;
+    }
+
+    for (i = 0; i < bs->n; i++) {
+        ex = &s->exemplars[i];
+        *ex = bs->b[i].ex;
+        memset(&bs->b[i].ex, 0, sizeof(pyro_exemplar_t));
+
+        for (j = 0; j < s->labels.n; j++) {
+            pyro_labels_del(&ex->labels, s->labels.v[j].name);
+        }
+    }
+
+    return PYRO_OK;
 }
 
 
@@ -1621,6 +1742,10 @@ pyro_ts_finish_one(pyro_ts_ctx_t *ctx, size_t i, pyro_ts_sort_t *out)
 
     out->s.points = p;
     out->s.npoints = ctx->series[i].n;
+
+    if (ctx->o->exemplars) {
+        return pyro_ts_exemplars(&ctx->series[i], &out->s);
+    }
 
     return PYRO_OK;
 }
@@ -1677,6 +1802,19 @@ pyro_ts_result(pyro_ts_ctx_t *ctx, pyro_tseries_list_t *out,
 }
 
 
+static void
+pyro_ts_buckets_free(pyro_buckets_t *bs)
+{
+    size_t  i;
+
+    for (i = 0; i < bs->n; i++) {
+        pyro_exemplar_free(&bs->b[i].ex);
+    }
+
+    free(bs->b);
+}
+
+
 int
 pyro_engine_select_series(const pyro_scan_t *s,
     const pyro_series_opts_t *o, pyro_tseries_list_t *out, pyro_err_t *err)
@@ -1711,7 +1849,7 @@ pyro_engine_select_series(const pyro_scan_t *s,
     }
 
     for (i = 0; i < ctx.nseries; i++) {
-        free(ctx.series[i].b);
+        pyro_ts_buckets_free(&ctx.series[i]);
     }
 
     free(ctx.series);

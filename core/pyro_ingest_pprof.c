@@ -73,6 +73,12 @@ pyro_ingest_text(pyro_batch_t *b, const pyro_ingest_meta_t *m,
 
     if (rc == PYRO_OK) {
         rc = pyro_batch_profile(b, &labels, m->from_ns, 0);
+
+        if (rc == PYRO_OK) {
+            rc = pyro_batch_profile_id(b, m->profile_id,
+                                       strlen(m->profile_id));
+        }
+
         if (rc != PYRO_OK) {
             pyro_err_internal(err, "out of memory");
         }
@@ -179,6 +185,7 @@ pyro_ingest_pprof(pyro_batch_t *b, const pyro_ingest_meta_t *m,
     opts.display_names = names;
     opts.default_time_ns = m->from_ns;
     opts.limits = m->limits ? m->limits : &defaults;
+    opts.profile_id = m->profile_id;
 
     /* upstream's parser returns no series for an empty profile */
     rc = (len == 0) ? PYRO_OK : pyro_pprof_ingest(b, data, len, &opts, err);
@@ -335,6 +342,7 @@ pyro_ingest_push(pyro_batch_t *b, const char *body, size_t len, int json,
         return PYRO_ERROR;
     }
 
+    memset(&opts, 0, sizeof(pyro_pprof_opts_t));
     opts.derive_name = 0;
     opts.display_names = NULL;
     opts.default_time_ns = now_ns;
@@ -347,6 +355,7 @@ pyro_ingest_push(pyro_batch_t *b, const char *body, size_t len, int json,
         opts.labels = &s->labels;
 
         for (j = 0; rc == PYRO_OK && j < s->nsamples; j++) {
+            opts.profile_id = s->samples[j].id.data;
             rc = pyro_pprof_ingest(b, s->samples[j].raw.data,
                                    s->samples[j].raw.len, &opts, err);
         }

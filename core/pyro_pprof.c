@@ -2365,6 +2365,11 @@ pyro_pprof_emit(pyro_pprof_t *pp)
         for (t = 0; rc == PYRO_OK && t < pp->nst; t++) {
             rc = pyro_batch_profile(pp->batch, &pp->series[g * pp->nst + t],
                                     time_ns, pp->duration_ns);
+            if (rc == PYRO_OK && pp->opts->profile_id != NULL) {
+                rc = pyro_batch_profile_id(pp->batch, pp->opts->profile_id,
+                                           strlen(pp->opts->profile_id));
+            }
+
             if (rc == PYRO_OK) {
                 rc = pyro_pprof_add(pp, order, start, pp->groups[g].count, t);
             }

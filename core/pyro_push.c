@@ -81,6 +81,8 @@ static int pyro_base64_decode(const char *s, size_t n, unsigned char *out,
 static int pyro_push_label(pyro_labels_t *ls, const char *name,
     size_t nlen, const char *value, size_t vlen);
 static void pyro_push_nomem(pyro_err_t *err);
+static int pyro_push_arena_str(pyro_arena_t *a, const pyro_str_t *src,
+    pyro_str_t *dst);
 
 
 int
@@ -303,6 +305,8 @@ pyro_push_pb_series(const Push__V1__RawProfileSeries *in,
 
         s->samples[i].raw.len = rs->raw_profile.len;
         s->samples[i].raw.data = (const char *) rs->raw_profile.data;
+        s->samples[i].id.len = strlen(rs->id);
+        s->samples[i].id.data = rs->id;
     }
 
     s->nsamples = in->n_samples;
@@ -502,10 +506,15 @@ pyro_push_json_samples(json_t *obj, pyro_push_series_t *s, pyro_arena_t *a,
             return PYRO_ERROR;
         }
 
-        /* the ID is not used, but its type is checked as protojson does */
         if (pyro_push_json_bytes(rs, a, &s->samples[i].raw, err) != PYRO_OK
             || pyro_push_json_string(rs, "ID", NULL, &id, err) != PYRO_OK)
         {
+            return PYRO_ERROR;
+        }
+
+        /* the JSON tree is released after decoding: keep a copy */
+        if (pyro_push_arena_str(a, &id, &s->samples[i].id) != PYRO_OK) {
+            pyro_push_nomem(err);
             return PYRO_ERROR;
         }
 
@@ -838,4 +847,26 @@ static void
 pyro_push_nomem(pyro_err_t *err)
 {
     pyro_err_internal(err, "out of memory");
+}
+
+
+static int
+pyro_push_arena_str(pyro_arena_t *a, const pyro_str_t *src, pyro_str_t *dst)
+{
+    char  *p;
+
+    p = pyro_arena_alloc(a, src->len + 1);
+    if (p == NULL) {
+        return PYRO_ERROR;
+    }
+
+    if (src->len) {
+        memcpy(p, src->data, src->len);
+    }
+
+    p[src->len] = '\0';
+    dst->len = src->len;
+    dst->data = p;
+
+    return PYRO_OK;
 }

@@ -164,7 +164,10 @@ pyro_record_decode_meta(const void *p, size_t len, pyro_record_t *rec,
     meta = b + PYRO_REC_HDR_SIZE;
     rec->body = meta + rec->hdr.meta_len;
 
-    /* label copies never exceed the meta bytes plus a NUL each */
+    /*
+     * label and profile ID copies never exceed the meta bytes: each
+     * string's NUL takes the place of its length prefix
+     */
     rec->metabuf = malloc(2 * (size_t) rec->hdr.meta_len + 1);
     if (rec->metabuf == NULL) {
         pyro_err_internal(err, "out of memory");
@@ -182,6 +185,7 @@ pyro_record_decode_meta(const void *p, size_t len, pyro_record_t *rec,
     for (i = 0; !rd.failed && i < rec->nprofs; i++) {
         rec->profs[i].time_ns = (int64_t) pyro_rd_uvarint(&rd);
         rec->profs[i].duration_ns = (int64_t) pyro_rd_uvarint(&rd);
+        rec->profs[i].id = pyro_rd_cstr(&rd, &dst, NULL);
         pyro_record_decode_labels(&rd, &rec->profs[i], &dst);
         rec->profs[i].nsamples = (size_t) pyro_rd_uvarint(&rd);
     }

@@ -118,6 +118,15 @@ pyro_rpc_scan_init(pyro_scan_t *s, const pyro_rpc_t *rpc, int64_t start,
 }
 
 
+/* profile_id_selector: the IDs point into the request. */
+static void
+pyro_rpc_scan_ids(pyro_scan_t *s, char **ids, size_t n)
+{
+    s->profile_ids = (const char *const *) ids;
+    s->nprofile_ids = n;
+}
+
+
 /* Applies spec 6.2; PYRO_DECLINED means an empty result. */
 static int
 pyro_rpc_range(const pyro_rpc_t *rpc, int64_t *start, int64_t *end,
@@ -589,6 +598,8 @@ pyro_rpc_merge_tree(const pyro_rpc_t *rpc,
     }
 
     pyro_rpc_scan_init(&s, rpc, start, end);
+    pyro_rpc_scan_ids(&s, req->profile_id_selector,
+                      req->n_profile_id_selector);
     s.sels = &sel;
     s.nsels = 1;
 
@@ -647,8 +658,9 @@ pyro_rpc_call_site(const Types__V1__StackTraceSelector *sts,
  */
 static int
 pyro_rpc_pprof(const pyro_rpc_t *rpc, const char *ptype, const char *labels,
-    int64_t start, int64_t end, const pyro_merge_opts_t *o, int64_t max_nodes,
-    pyro_arena_t *a, Google__V1__Profile **out, pyro_err_t *err)
+    int64_t start, int64_t end, char **ids, size_t nids,
+    const pyro_merge_opts_t *o, int64_t max_nodes, pyro_arena_t *a,
+    Google__V1__Profile **out, pyro_err_t *err)
 {
     int                 rc;
     pyro_buf_t          bytes;
@@ -662,6 +674,7 @@ pyro_rpc_pprof(const pyro_rpc_t *rpc, const char *ptype, const char *labels,
     }
 
     pyro_rpc_scan_init(&s, rpc, start, end);
+    pyro_rpc_scan_ids(&s, ids, nids);
     s.sels = &sel;
     s.nsels = 1;
     memset(&bytes, 0, sizeof(pyro_buf_t));
@@ -725,7 +738,9 @@ pyro_rpc_stacktraces_pprof(const pyro_rpc_t *rpc,
                 ? req->max_nodes : 0;
 
     rc = pyro_rpc_pprof(rpc, req->profile_typeid, req->label_selector, start,
-                        end, &o, max_nodes, a, &pp->profile, err);
+                        end, req->profile_id_selector,
+                        req->n_profile_id_selector, &o, max_nodes, a,
+                        &pp->profile, err);
 
     r->pprof = (rc == PYRO_OK) ? pp : NULL;
     free(spans);
@@ -772,6 +787,8 @@ pyro_rpc_stacktraces_dot(const pyro_rpc_t *rpc,
     }
 
     pyro_rpc_scan_init(&s, rpc, start, end);
+    pyro_rpc_scan_ids(&s, req->profile_id_selector,
+                      req->n_profile_id_selector);
     s.sels = &sel;
     s.nsels = 1;
 
@@ -841,7 +858,9 @@ pyro_rpc_select_merge_profile(const pyro_rpc_t *rpc,
     pyro_rpc_call_site(req->stack_trace_selector, site, 256, &o);
 
     rc = pyro_rpc_pprof(rpc, req->profile_typeid, req->label_selector, start,
-                        end, &o, max_nodes, a, &p, err);
+                        end, req->profile_id_selector,
+                        req->n_profile_id_selector, &o, max_nodes, a, &p,
+                        err);
 
     if (rc == PYRO_OK) {
         *resp = &p->base;
@@ -993,6 +1012,44 @@ pyro_rpc_select_merge_stacktraces(const pyro_rpc_t *rpc,
 }
 
 
+static Types__V1__Exemplar **
+pyro_rpc_exemplars(pyro_arena_t *a, const pyro_exemplar_t *ex,
+    size_t *n)
+{
+    Types__V1__Exemplar  **v, *e;
+
+    *n = 0;
+
+    if (ex->profile_id == NULL) {
+        return NULL;
+    }
+
+    v = pyro_arena_alloc(a, sizeof(void *));
+    e = pyro_arena_alloc(a, sizeof(*e));
+
+    if (v == NULL || e == NULL) {
+        return NULL;
+    }
+
+    types__v1__exemplar__init(e);
+    e->timestamp = ex->ts_ms;
+    e->profile_id = pyro_arena_strdup(a, ex->profile_id,
+                                      strlen(ex->profile_id));
+    e->value = ex->value;
+    e->labels = pyro_rpc_pairs(a, &ex->labels);
+    e->n_labels = e->labels ? ex->labels.n : 0;
+
+    if (e->profile_id == NULL) {
+        return NULL;
+    }
+
+    v[0] = e;
+    *n = 1;
+
+    return v;
+}
+
+
 static Types__V1__Series *
 pyro_rpc_one_series(pyro_arena_t *a, const pyro_tseries_t *ts)
 {
@@ -1019,6 +1076,12 @@ pyro_rpc_one_series(pyro_arena_t *a, const pyro_tseries_t *ts)
         types__v1__point__init(p);
         p->value = ts->points[i].value;
         p->timestamp = ts->points[i].ts_ms;
+
+        if (ts->exemplars) {
+            p->exemplars = pyro_rpc_exemplars(a, &ts->exemplars[i],
+                                              &p->n_exemplars);
+        }
+
         s->points[s->n_points++] = p;
     }
 
@@ -1076,6 +1139,8 @@ pyro_rpc_select_series(const pyro_rpc_t *rpc, const ProtobufCMessage *m,
     o.limit = (req->_limit_case
                == QUERIER__V1__SELECT_SERIES_REQUEST___LIMIT_LIMIT)
               ? req->limit : 0;
+    o.exemplars = (req->exemplar_type
+                   == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_INDIVIDUAL);
 
     pyro_rpc_scan_init(&s, rpc, start, end);
     s.sels = &sel;
@@ -1295,7 +1360,7 @@ pyro_rpc_heatmap_check(const Querier__V1__SelectHeatmapRequest *req,
 
 
 /* One HeatmapSeries; every slot lists all value buckets (y_min, counts),
- * zeros included, as upstream's.  No exemplars: profiles carry no ID. */
+ * zeros included, as upstream's.  No exemplars yet. */
 static Types__V1__HeatmapSeries *
 pyro_rpc_one_heatmap(pyro_arena_t *a, const pyro_heatmap_t *hm,
     const pyro_hseries_t *hs)

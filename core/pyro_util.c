@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/random.h>
 
 #include "pyro.h"
 
@@ -651,4 +655,86 @@ pyro_labels_free(pyro_labels_t *ls)
     ls->v = NULL;
     ls->n = 0;
     ls->cap = 0;
+}
+
+
+/* Fills buf from the kernel's CSPRNG; /dev/urandom if getrandom(2) is
+ * missing (old kernels, seccomp sandboxes). */
+static int
+pyro_random_bytes(unsigned char *buf, size_t n)
+{
+    int      fd;
+    size_t   got;
+    ssize_t  r;
+
+    for (got = 0; got < n; got += (size_t) r) {
+        r = getrandom(buf + got, n - got, 0);
+
+        if (r < 0 && errno == EINTR) {
+            r = 0;
+            continue;
+        }
+
+        if (r < 0) {
+            break;
+        }
+    }
+
+    if (got == n) {
+        return PYRO_OK;
+    }
+
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return PYRO_ERROR;
+    }
+
+    for (got = 0; got < n; got += (size_t) r) {
+        r = read(fd, buf + got, n - got);
+
+        if (r <= 0 && !(r < 0 && errno == EINTR)) {
+            (void) close(fd);
+            return PYRO_ERROR;
+        }
+
+        r = r < 0 ? 0 : r;
+    }
+
+    (void) close(fd);
+
+    return PYRO_OK;
+}
+
+
+int
+pyro_uuid_v4(char out[PYRO_UUID_LEN + 1])
+{
+    char           *p;
+    size_t          i;
+    unsigned char   u[16];
+
+    static const char  hex[] = "0123456789abcdef";
+
+    if (pyro_random_bytes(u, sizeof(u)) != PYRO_OK) {
+        out[0] = '\0';
+        return PYRO_ERROR;
+    }
+
+    u[6] = (unsigned char) ((u[6] & 0x0f) | 0x40);      /* version 4 */
+    u[8] = (unsigned char) ((u[8] & 0x3f) | 0x80);      /* RFC 4122 */
+
+    p = out;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *p++ = '-';
+        }
+
+        *p++ = hex[u[i] >> 4];
+        *p++ = hex[u[i] & 0x0f];
+    }
+
+    *p = '\0';
+
+    return PYRO_OK;
 }

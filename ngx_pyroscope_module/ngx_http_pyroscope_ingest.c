@@ -123,6 +123,14 @@ ngx_http_pyroscope_ingest_meta(ngx_http_request_t *r,
 
     m->limits = &plcf->limits;
 
+    /* one ID per request, shared by every profile it yields, as
+     * upstream's /ingest does */
+    if (pyro_uuid_v4(m->profile_id) != PYRO_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      "pyroscope: no randomness for a profile ID");
+        return NGX_ERROR;
+    }
+
     if (ngx_http_pyroscope_arg(r, "sampleRate", &v) == NGX_OK && v.len) {
         rate = 100;
 

@@ -70,6 +70,12 @@ static const prof_t  profs[] = {
 #define NPROFS  (sizeof(profs) / sizeof(profs[0]))
 
 
+/* Profile IDs by profile index (NULL: none). */
+static const char  *prof_ids[NPROFS] = {
+    "id-0", "id-1", NULL, "id-3", "id-4", NULL, "id-6", "id-7"
+};
+
+
 static char  root[] = "/tmp/pyro-engine-XXXXXX";
 
 
@@ -140,6 +146,11 @@ add_profile(pyro_batch_t *b, const prof_t *p)
     make_labels(&ls, p);
     pyro_batch_profile(b, &ls, p->time_ns, 0);
     pyro_labels_free(&ls);
+
+    if (prof_ids[p - profs] != NULL) {
+        pyro_batch_profile_id(b, prof_ids[p - profs],
+                              strlen(prof_ids[p - profs]));
+    }
 
     for (i = 0; i < 4 && p->samples[i]; i++) {
         sscanf(p->samples[i], "%127s %" SCNu64 " %" SCNx64, stk, &v, &span);
@@ -693,6 +704,7 @@ check_ts(const char *what, const pyro_tseries_list_t *l, const char *want)
         }
 
         pyro_buf_putc(&b, '}');
+        PYRO_CHECK(l->v[i].exemplars == NULL, "%s: no exemplars", what);
 
         for (j = 0; j < l->v[i].npoints; j++) {
             pyro_buf_printf(&b, " %" PRId64 ":%g",
@@ -705,6 +717,148 @@ check_ts(const char *what, const pyro_tseries_list_t *l, const char *want)
 
     PYRO_CHECK_MEM(b.data, b.len, want, what);
     pyro_buf_free(&b);
+}
+
+
+/* Like check_ts, with each point's exemplar: [id value time labels]
+ * (labels other than "__" ones). */
+static void
+check_ts_ex(const char *what, const pyro_tseries_list_t *l,
+    const char *want)
+{
+    size_t                  i, j, k;
+    pyro_buf_t              b;
+    const pyro_exemplar_t  *ex;
+
+    memset(&b, 0, sizeof(b));
+    pyro_buf_putc(&b, '\0');
+    b.len = 0;
+
+    for (i = 0; i < l->n; i++) {
+        PYRO_CHECK(l->v[i].exemplars != NULL, "%s: exemplars", what);
+        if (l->v[i].exemplars == NULL) {
+            continue;
+        }
+
+        for (j = 0; j < l->v[i].npoints; j++) {
+            ex = &l->v[i].exemplars[j];
+
+            if (ex->profile_id == NULL) {
+                pyro_buf_puts(&b, " [-]");
+                continue;
+            }
+
+            pyro_buf_printf(&b, " [%s %" PRId64 " %" PRId64, ex->profile_id,
+                            ex->value, (ex->ts_ms - T0) / 1000);
+
+            for (k = 0; k < ex->labels.n; k++) {
+                if (strncmp(ex->labels.v[k].name, "__", 2) != 0) {
+                    pyro_buf_printf(&b, " %s=%s", ex->labels.v[k].name,
+                                    ex->labels.v[k].value);
+                }
+            }
+
+            pyro_buf_putc(&b, ']');
+        }
+
+        pyro_buf_putc(&b, ';');
+    }
+
+    PYRO_CHECK_MEM(b.data, b.len, want, what);
+    pyro_buf_free(&b);
+}
+
+
+static void
+run_ts_ex(const char *what, const pyro_series_opts_t *o, const char *want)
+{
+    query_t               q;
+    pyro_err_t            err;
+    pyro_tseries_list_t   l;
+    const char           *cpu[] = { "{__profile_type__=\"" CPU "\"}", NULL };
+
+    query_init(&q, "t1", T0, T0 + 30000, cpu);
+
+    PYRO_CHECK_INT(pyro_engine_select_series(&q.scan, o, &l, &err), PYRO_OK,
+                   what);
+    check_ts_ex(what, &l, want);
+
+    pyro_tseries_list_free(&l);
+    query_free(&q);
+}
+
+
+/*
+ * Exemplars: the largest profile of each bucket that has an ID
+ * (profile 2 has none), labels without the series' own.
+ */
+static void
+test_exemplars(void)
+{
+    pyro_series_opts_t   o;
+    const char          *by[] = { "service_name", "region" };
+
+    memset(&o, 0, sizeof(o));
+    o.step_ms = 10000;
+    o.group_by = by;
+    o.ngroup_by = 2;
+    o.exemplars = 1;
+
+    run_ts_ex("exemplars by service, region", &o,
+              " [id-6 9 -10] [id-1 4 10];"
+              " [id-4 7 20 bad-name=x];"
+              " [-];");
+
+    o.ngroup_by = 0;
+    run_ts_ex("exemplars, no group", &o,
+              " [id-6 9 -10 region=eu service_name=app]"
+              " [id-1 4 10 region=eu service_name=app]"
+              " [id-4 7 20 bad-name=x region=eu service_name=db];");
+}
+
+
+static void
+check_merge_ids(const char *what, const char *const *ids, size_t nids,
+    const char *want)
+{
+    query_t       q;
+    pyro_buf_t    out;
+    pyro_err_t    err;
+    pyro_tree_t  *t;
+    const char   *cpu[] = { "{__profile_type__=\"" CPU "\"}", NULL };
+
+    memset(&out, 0, sizeof(out));
+    query_init(&q, "t1", T0, T0 + 30000, cpu);
+    q.scan.profile_ids = ids;
+    q.scan.nprofile_ids = nids;
+    t = pyro_tree_new();
+
+    PYRO_CHECK_INT(pyro_engine_merge(&q.scan, NULL, t, &err), PYRO_OK, what);
+    pyro_tree_finish(t);
+    folded(t, &out);
+    PYRO_CHECK_MEM(out.data, out.len, want, what);
+
+    pyro_buf_free(&out);
+    pyro_tree_free(t);
+    query_free(&q);
+}
+
+
+static void
+test_profile_ids(void)
+{
+    const char  *one[] = { "id-1" };
+    const char  *two[] = { "nope", "id-0", "id-4" };
+    const char  *none[] = { "" };
+    const char  *mem[] = { "id-3" };
+
+    check_merge_ids("profile id-1", one, 1, "main;a;b 4\n");
+    check_merge_ids("profiles id-0, id-4", two, 3,
+                    "main;d 1\nmain;a;c 2\nmain;a;b 3\ndb;query 7\n");
+    check_merge_ids("an empty ID matches nothing", none, 1, "");
+
+    /* the selectors still apply: id-3 is a memory profile */
+    check_merge_ids("ID of another type", mem, 1, "");
 }
 
 
@@ -930,6 +1084,8 @@ main(void)
     test_series();
     test_merge();
     test_select_series();
+    test_exemplars();
+    test_profile_ids();
     test_profile_stats();
     test_range();
 

@@ -376,6 +376,7 @@ t_ingest(t_run_t *r, const char *data, size_t len, const pyro_labels_t *ls,
     memset(r, 0, sizeof(t_run_t));
     pyro_limits_default(&defaults);
 
+    memset(&opts, 0, sizeof(pyro_pprof_opts_t));
     opts.labels = ls;
     opts.derive_name = derive;
     opts.display_names = dn;
@@ -1775,6 +1776,7 @@ test_throughput(const char *file)
     pyro_limits_default(&lim);
     lim.max_profile_size = 0;
 
+    memset(&opts, 0, sizeof(pyro_pprof_opts_t));
     opts.labels = &ls;
     opts.derive_name = 0;
     opts.display_names = NULL;

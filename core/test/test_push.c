@@ -235,6 +235,9 @@ test_binary(void)
     PYRO_CHECK(str_eq(push.series[0].samples[0].raw, "\x1f\x8b raw"),
                "binary raw");
     PYRO_CHECK_INT(push.series[0].samples[1].raw.len, 0, "empty raw");
+    PYRO_CHECK_STR(push.series[0].samples[0].id.data,
+                   "0f3e8a7c-0000-4000-8000-000000000000", "binary ID");
+    PYRO_CHECK_STR(push.series[0].samples[1].id.data, "", "no binary ID");
     PYRO_CHECK_INT(push.series[1].labels.n, 0, "empty series labels");
     PYRO_CHECK_INT(push.series[1].nsamples, 0, "empty series samples");
     PYRO_CHECK(push.owner != NULL, "owner");
@@ -401,6 +404,7 @@ test_json(void)
     size_t              i;
     pyro_err_t          err;
     pyro_push_t         push;
+    const char         *id;
     const json_case_t  *c;
 
     for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
@@ -429,6 +433,16 @@ test_json(void)
             PYRO_CHECK(push.nseries == 1 && push.series[0].nsamples == 1
                        && str_eq(push.series[0].samples[0].raw, c->msg),
                        "json case %zu: raw profile", i);
+
+            /* the ID outlives the JSON tree, NUL-terminated */
+            id = strstr(c->json, "\"ID\":\"x\"") ? "x"
+                 : strstr(c->json, "\"ID\":\"") ? NULL : "";
+
+            PYRO_CHECK(id == NULL
+                       || (push.series[0].nsamples == 1
+                           && strcmp(push.series[0].samples[0].id.data, id)
+                              == 0),
+                       "json case %zu: ID", i);
         }
 
         pyro_push_free(&push);

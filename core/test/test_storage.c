@@ -45,6 +45,9 @@ stack(pyro_batch_t *b, const char *frames)
 }
 
 
+#define PROF_ID  "0b6e1a3c-2f4d-4e5a-9b8c-7d6e5f4a3b2c"
+
+
 static pyro_batch_t *
 make_batch(int64_t t, uint64_t scale, int big)
 {
@@ -59,6 +62,7 @@ make_batch(int64_t t, uint64_t scale, int big)
 
     b = pyro_batch_new();
     pyro_batch_profile(b, &ls, t, 0);
+    pyro_batch_profile_id(b, PROF_ID "trailing", 36);
     pyro_batch_sample(b, stack(b, "main;a;b"), 3 * scale);
     pyro_batch_sample(b, stack(b, "main;a;c"), 2 * scale);
     pyro_batch_sample(b, stack(b, "main;a;b"), 1 * scale);
@@ -114,6 +118,8 @@ test_round_trip(int big)
     PYRO_CHECK_INT(rec.profs[1].total, 10, "total 1");
     PYRO_CHECK_INT(rec.profs[1].duration_ns, 7, "duration");
     PYRO_CHECK_INT(rec.profs[0].nlabels, 2, "labels");
+    PYRO_CHECK_STR(rec.profs[0].id, PROF_ID, "profile ID");
+    PYRO_CHECK_STR(rec.profs[1].id, "", "no profile ID");
 
     /* labels come back sorted by name */
     name = rec.profs[0].labels[0].name;
@@ -349,6 +355,66 @@ test_spans(void)
 }
 
 
+/* IDs survive a meta-only decode too, and the last one set wins. */
+static void
+test_profile_ids(void)
+{
+    int             ok;
+    char            id[PYRO_UUID_LEN + 1], id2[PYRO_UUID_LEN + 1];
+    size_t          i;
+    pyro_buf_t      out;
+    pyro_err_t      err;
+    pyro_batch_t   *b;
+    pyro_record_t   rec;
+    pyro_labels_t   ls;
+
+    memset(&ls, 0, sizeof(ls));
+    memset(&out, 0, sizeof(out));
+    pyro_labels_set_cstr(&ls, "service_name", "app");
+
+    b = pyro_batch_new();
+    PYRO_CHECK_INT(pyro_batch_profile_id(b, "x", 1), PYRO_ERROR,
+                   "ID without a profile");
+    pyro_batch_profile(b, &ls, 1, 0);
+    pyro_batch_profile_id(b, "first", 5);
+    pyro_batch_profile_id(b, "second", 6);
+    pyro_batch_sample(b, stack(b, "main;a"), 1);
+    pyro_batch_profile(b, &ls, 2, 0);
+    pyro_batch_profile_id(b, "", 0);
+    pyro_batch_sample(b, stack(b, "main;b"), 1);
+    PYRO_CHECK_INT(pyro_batch_encode(b, &out), PYRO_OK, "encode IDs");
+    pyro_batch_free(b);
+    pyro_labels_free(&ls);
+
+    PYRO_CHECK_INT(pyro_record_decode_meta(out.data, out.len, &rec, &err),
+                   PYRO_OK, "decode meta with IDs");
+    PYRO_CHECK_STR(rec.profs[0].id, "second", "last ID set");
+    PYRO_CHECK_STR(rec.profs[1].id, "", "empty ID");
+    PYRO_CHECK_STR(rec.profs[0].labels[0].value, "app", "labels after ID");
+    pyro_record_free(&rec);
+    pyro_buf_free(&out);
+
+    PYRO_CHECK_INT(pyro_uuid_v4(id), PYRO_OK, "uuid");
+    PYRO_CHECK_INT(pyro_uuid_v4(id2), PYRO_OK, "uuid 2");
+    PYRO_CHECK_INT(strlen(id), 36, "uuid length");
+    PYRO_CHECK(strcmp(id, id2) != 0, "uuids differ");
+    PYRO_CHECK(id[14] == '4', "uuid version: %s", id);
+    PYRO_CHECK(strchr("89ab", id[19]) != NULL, "uuid variant: %s", id);
+
+    ok = 1;
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            ok &= (id[i] == '-');
+        } else {
+            ok &= (strchr("0123456789abcdef", id[i]) != NULL);
+        }
+    }
+
+    PYRO_CHECK(ok, "uuid shape: %s", id);
+}
+
+
 int
 main(void)
 {
@@ -356,6 +422,7 @@ main(void)
     test_round_trip(1);
     test_writer();
     test_spans();
+    test_profile_ids();
 
     return pyro_test_done("storage");
 }

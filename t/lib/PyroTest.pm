@@ -552,14 +552,19 @@ sub protoc_encode { protoc_run('encode', @_) }
 sub protoc_decode { protoc_run('decode', @_) }
 
 # A push.v1.PushRequest: push_request([labels => [[name, value], ...],
-# profiles => [bytes, ...]], ...).
+# profiles => [bytes, ...], ids => [RawSample.ID of each profile, ...]],
+# ...).
 sub push_request {
     my (@series) = @_;
     my $out = '';
     for my $s (@series) {
         my $m = '';
         $m .= pb_bytes(1, pb_bytes(1, $_->[0]) . pb_bytes(2, $_->[1])) for @{ $s->{labels} || [] };
-        $m .= pb_bytes(2, pb_bytes(1, $_)) for @{ $s->{profiles} || [] };
+        my @ids = @{ $s->{ids} || [] };
+        for my $i (0 .. $#{ $s->{profiles} || [] }) {
+            my $id = $ids[$i];
+            $m .= pb_bytes(2, pb_bytes(1, $s->{profiles}[$i]) . (defined $id ? pb_bytes(2, $id) : ''));
+        }
         $out .= pb_bytes(1, $m);
     }
     return $out;
