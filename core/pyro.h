@@ -675,6 +675,36 @@ ProtobufCMessage *pyro_pbjson_decode(const ProtobufCMessageDescriptor *d,
 
 
 /*
+ * JFR (Java Flight Recorder) files, read as jfr-format.md describes.
+ * Implemented in pyro_jfr.c.  pyro_jfr_parse() reads every chunk's
+ * header, metadata and constant pools; it keeps its own copy of data and
+ * refuses absurd sizes and out-of-range or cyclic references with a 422
+ * in err.
+ */
+typedef struct pyro_jfr_s  pyro_jfr_t;
+
+pyro_jfr_t *pyro_jfr_parse(const char *data, size_t len, pyro_err_t *err);
+
+/*
+ * Called for each event that Pyroscope turns into a profile: the event
+ * type name ("jdk.ExecutionSample"), the frames root first as
+ * "Class.method" (class names with '/'), each frame's line number (as
+ * unsigned 32 bits: -1 is 4294967295), the value (1 for ExecutionSample
+ * and LiveObject; tlabSize, allocationSize, weight, samples, size; the
+ * raw duration ticks of JavaMonitorEnter and ThreadPark), and the start
+ * time in ns since the epoch.  A missing stack gives depth 0.  frames
+ * and lines are valid during the call only.  Non-zero stops the walk.
+ */
+typedef int (*pyro_jfr_event_pt)(void *ctx, const char *type,
+    const pyro_str_t *frames, const uint32_t *lines, size_t depth,
+    int64_t value, int64_t time_ns);
+
+int pyro_jfr_events(pyro_jfr_t *j, pyro_jfr_event_pt cb, void *ctx,
+    pyro_err_t *err);
+void pyro_jfr_free(pyro_jfr_t *j);
+
+
+/*
  * Legacy /ingest text formats (folded, lines) into a batch, with every
  * rule of upstream's text path (spec section 3).  Implemented in
  * pyro_ingest.c.
