@@ -713,7 +713,8 @@ typedef enum {
     PYRO_FMT_FOLDED = 0,
     PYRO_FMT_LINES,
     PYRO_FMT_PPROF,                /* format=pprof: the body is a pprof */
-    PYRO_FMT_MULTIPART             /* no format, multipart/form-data */
+    PYRO_FMT_MULTIPART,            /* no format, multipart/form-data */
+    PYRO_FMT_JFR                   /* format=jfr: raw or multipart "jfr" */
 } pyro_text_format_e;
 
 typedef struct {
@@ -749,6 +750,13 @@ int pyro_ingest_text_parse(pyro_batch_t *b, pyro_text_format_e fmt,
 int pyro_ingest_body(pyro_batch_t *b, const pyro_ingest_meta_t *m,
     pyro_text_format_e fmt, pyro_str_t content_type, const char *body,
     size_t len, pyro_err_t *err);
+
+/* format=jfr (spec 5); implemented in pyro_ingest_jfr.c. */
+int pyro_ingest_jfr(pyro_batch_t *b, const pyro_ingest_meta_t *m,
+    pyro_str_t content_type, const char *body, size_t len, pyro_err_t *err);
+/* A client error as upstream's /ingest 422 "unknown" with a prefix ("%s"
+ * in it is the original code); server errors pass unchanged. */
+void pyro_ingest_wrap_error(pyro_err_t *err, const char *prefix);
 
 /*
  * A Connect push.v1.PusherService/Push request body (already gunzipped

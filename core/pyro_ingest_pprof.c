@@ -30,7 +30,6 @@ static int pyro_ingest_multipart(pyro_batch_t *b,
     size_t len, pyro_err_t *err);
 static int pyro_sample_type_config(const char *data, size_t len,
     pyro_labels_t *names, pyro_err_t *err);
-static void pyro_ingest_wrap_error(pyro_err_t *err, const char *prefix);
 
 
 void
@@ -52,6 +51,9 @@ pyro_ingest_body(pyro_batch_t *b, const pyro_ingest_meta_t *m,
 
     case PYRO_FMT_MULTIPART:
         return pyro_ingest_multipart(b, m, content_type, body, len, err);
+
+    case PYRO_FMT_JFR:
+        return pyro_ingest_jfr(b, m, content_type, body, len, err);
 
     default:
         return pyro_ingest_text(b, m, fmt, body, len, err);
@@ -207,7 +209,7 @@ pyro_ingest_pprof(pyro_batch_t *b, const pyro_ingest_meta_t *m,
  * a prefix ("%s" in the prefix is the original code).  Server errors
  * (5xx) pass unchanged.
  */
-static void
+void
 pyro_ingest_wrap_error(pyro_err_t *err, const char *prefix)
 {
     char  msg[sizeof(err->msg)], pre[128];

@@ -192,9 +192,12 @@ ngx_http_pyroscope_ingest_format(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_pyroscope_is(&v, "jfr")
-        || ngx_http_pyroscope_is(&v, "speedscope"))
-    {
+    if (ngx_http_pyroscope_is(&v, "jfr")) {
+        ctx->format = PYRO_FMT_JFR;
+        return NGX_OK;
+    }
+
+    if (ngx_http_pyroscope_is(&v, "speedscope")) {
         goto unsupported;
     }
 
